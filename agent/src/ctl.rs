@@ -1,0 +1,1 @@
+//! `twoine-agent ctl`: the operator's client over the same gRPC API.

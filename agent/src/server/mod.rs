@@ -1,0 +1,1 @@
+//! gRPC server: peer checks, limits, conversion of collector results.

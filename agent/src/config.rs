@@ -134,7 +134,7 @@ pub struct ScanConfig {
     pub max_entries: u64,
     /// A walk stops after this long and reports the bound, seconds.
     pub max_duration_secs: u64,
-    /// Walker threads; 0 = the number of CPUs, at most 8.
+    /// Walker threads; 0 = automatic: four per CPU, at most 8 (a walk mostly waits on the disk).
     pub threads: usize,
     pub io_priority: IoPriority,
     /// Never enter a directory on another filesystem than the root's.
@@ -198,12 +198,17 @@ pub enum ConfigError {
     },
     #[error("{path} is writable by group or others (mode {mode:o}); make it 0644 or stricter")]
     Writable { path: PathBuf, mode: u32 },
-    #[error("{path} is owned by uid {uid}, not root; the agent runs as root and trusts only root's files")]
+    #[error(
+        "{path} is owned by uid {uid}, not root; the agent runs as root and trusts only root's files"
+    )]
     NotRootOwned { path: PathBuf, uid: u32 },
     #[error("{path}: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("invalid setting {field}: {message}")]
-    Invalid { field: &'static str, message: String },
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
 }
 
 impl Config {
@@ -338,7 +343,8 @@ mod tests {
 
     #[test]
     fn principals_by_name_or_number() {
-        let c = Config::parse("[access]\nread_users = [0, \"www-data\"]\nread_groups = []").unwrap();
+        let c =
+            Config::parse("[access]\nread_users = [0, \"www-data\"]\nread_groups = []").unwrap();
         assert_eq!(
             c.access.read_users,
             vec![Principal::Id(0), Principal::Name("www-data".into())]

@@ -7,9 +7,8 @@ use regex::Regex;
 
 /// CONTRACT §1: two segments, site and service, so the platform's own units
 /// (`twoine-api`, `twoine-agent`, `twoine-apid`, ...) can never be named.
-static SITE_UNIT: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    Regex::new(r"^twoine-[a-z][a-z0-9_-]+-[a-z][a-z0-9_-]+(\.service)?$").ok()
-});
+static SITE_UNIT: LazyLock<Option<Regex>> =
+    LazyLock::new(|| Regex::new(r"^twoine-[a-z][a-z0-9_-]+-[a-z][a-z0-9_-]+(\.service)?$").ok());
 
 /// Longest accepted name (systemd's own limit is 255 bytes).
 pub const MAX_UNIT_NAME_LEN: usize = 200;
@@ -66,7 +65,9 @@ mod tests {
             "twoine-demo-web.service"
         );
         assert_eq!(
-            UnitName::parse("twoine-my_site-api-v2.service").unwrap().as_str(),
+            UnitName::parse("twoine-my_site-api-v2.service")
+                .unwrap()
+                .as_str(),
             "twoine-my_site-api-v2.service"
         );
     }

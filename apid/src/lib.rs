@@ -1,0 +1,8 @@
+//! twoine-apid: the unprivileged supervision daemon of Twoine.
+//!
+//! This first layer holds the domain model ([`model`]), the pure alert rules ([`alerts`]) and
+//! the storage traits with the embedded SQLite store ([`store`]).
+
+pub mod alerts;
+pub mod model;
+pub mod store;

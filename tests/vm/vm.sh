@@ -14,7 +14,7 @@
 #   TWOINE_VM_DIR      build directory (default <repo>/target/vm)
 #   TWOINE_VM_SHARE    shared folder (default $TWOINE_VM_DIR/share)
 #   TWOINE_VM_REUSE=1  `build` keeps an existing image made by this same script; otherwise rebuild
-#   TWOINE_VM_MIRROR   Debian mirror (default: the host's apt sources, else deb.debian.org)
+#   TWOINE_VM_MIRROR   Debian mirror (default: the one in the host's apt sources)
 #   TWOINE_VM_TIMEOUT  seconds before a hung VM is killed (default 900)
 #   TWOINE_VM_MEM      MiB of RAM (default 2048);  TWOINE_VM_CPUS (default: host CPUs)
 # Needs root (debootstrap, chroot); installs debootstrap, qemu-system-x86 and e2fsprogs with apt
@@ -57,7 +57,11 @@ mirror() {
   if [ -z "$m" ] && [ -r /etc/apt/sources.list ]; then
     m=$(awk '$1 == "deb" && $0 !~ /security/ {for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) {print $i; exit}}' /etc/apt/sources.list)
   fi
-  echo "${m:-http://deb.debian.org/debian}"
+  if [ -z "$m" ]; then
+    echo "no Debian mirror in this host's apt sources: set TWOINE_VM_MIRROR" >&2
+    return 1
+  fi
+  echo "$m"
 }
 
 # What the image depends on: the suite, the packages and the build functions of this script.

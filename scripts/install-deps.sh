@@ -5,7 +5,7 @@ set -euo pipefail
 need=(gcc pkg-config)
 case "${1:-run}" in
   run) ;;
-  test) need+=(debootstrap qemu-system-x86 e2fsprogs util-linux findutils coreutils) ;;
+  test) need+=(debootstrap qemu-system-x86 e2fsprogs util-linux findutils coreutils python3-venv) ;;
   *) echo "usage: $0 run|test" >&2; exit 2 ;;
 esac
 missing=()
@@ -28,4 +28,14 @@ fi
 if ! command -v cargo >/dev/null; then
   echo "cargo is missing: install Rust >= 1.88 (https://rustup.rs), then run this again" >&2
   exit 1
+fi
+# SecantusDB: a MongoDB-wire server the apid Mongo tests start themselves (GPL: a separate
+# process, never linked). Pinned exactly: it is a pre-release.
+if [ "${1:-run}" = test ]; then
+  root="$(cd "$(dirname "$0")/.." && pwd)"
+  if [ ! -x "$root/.test-tools/venv/bin/secantusd-py" ]; then
+    echo "installing SecantusDB into $root/.test-tools/venv"
+    python3 -m venv "$root/.test-tools/venv"
+    "$root/.test-tools/venv/bin/pip" install -q 'SecantusDB==0.7.0b3'
+  fi
 fi

@@ -7,6 +7,7 @@
 
 pub mod embedded;
 mod error;
+pub mod mongo;
 mod traits;
 
 pub use error::{StoreError, StoreResult};

@@ -3,6 +3,8 @@
 //! This first layer holds the domain model ([`model`]), the pure alert rules ([`alerts`]) and
 //! the storage traits with the embedded SQLite store ([`store`]).
 
+pub mod agent;
 pub mod alerts;
 pub mod model;
+pub mod poller;
 pub mod store;

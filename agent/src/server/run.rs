@@ -61,6 +61,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .as_ref()
         .map(peer::resolve_group)
         .transpose()?;
+    // Handlers first: a SIGTERM right after READY=1 must shut down cleanly, not kill us.
+    let shutdown = shutdown_signal()?;
     let listener = socket::bind(&config.socket, config.socket_mode, gid)?;
     tracing::info!(
         socket = %config.socket.display(),
@@ -72,7 +74,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     if let Err(e) = sd_notify::notify(&[sd_notify::NotifyState::Ready]) {
         tracing::warn!(error = %e, "cannot notify systemd");
     }
-    let result = serve(listener, service, &config.limits, shutdown_signal()).await;
+    let result = serve(listener, service, &config.limits, shutdown).await;
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
     if let Err(e) = std::fs::remove_file(&config.socket) {
         tracing::debug!(error = %e, "socket not removed");
@@ -81,18 +83,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     result
 }
 
-/// Completes on SIGTERM or SIGINT.
-async fn shutdown_signal() {
+/// Install the SIGTERM and SIGINT handlers now; the future completes on either.
+fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send> {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot listen for SIGTERM");
-            return std::future::pending().await;
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+            _ = int.recv() => tracing::info!("SIGINT: shutting down"),
         }
-    };
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
-        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
-    }
+    })
 }

@@ -6,5 +6,6 @@
 pub mod agent;
 pub mod alerts;
 pub mod model;
+pub mod notify;
 pub mod poller;
 pub mod store;

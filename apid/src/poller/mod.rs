@@ -23,10 +23,12 @@ mod backlog;
 pub mod compute;
 mod events;
 mod poll;
+mod retention;
 mod sites;
 mod unit;
 
 pub use backlog::{Backlog, DEFAULT_CAPACITY, FlushReport, PendingSnapshot};
+pub use retention::{Clock, DEFAULT_RETENTION_EVERY, retention_loop};
 pub use unit::UnitInfo;
 
 use std::collections::HashMap;
@@ -34,7 +36,6 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio::time::Instant;
 use twoine_proto::v1 as pb;
@@ -55,6 +56,10 @@ pub struct PollerOptions {
     pub prime_delay: Duration,
     /// Snapshots kept while the store is away.
     pub backlog_capacity: usize,
+    /// Time between retention passes (roll-ups and pruning); the first runs at start.
+    pub retention_every: Duration,
+    /// The wall clock for snapshot times and retention passes.
+    pub clock: Clock,
 }
 
 impl Default for PollerOptions {
@@ -63,6 +68,8 @@ impl Default for PollerOptions {
             dir_measure_every: Duration::from_secs(300),
             prime_delay: Duration::from_secs(1),
             backlog_capacity: DEFAULT_CAPACITY,
+            retention_every: DEFAULT_RETENTION_EVERY,
+            clock: Clock::default(),
         }
     }
 }
@@ -247,6 +254,7 @@ impl Poller {
 
     /// Polls at once, then every `collectionInterval`, until `shutdown` completes. A new value
     /// on `config` applies at once: the next poll comes one new interval after the change.
+    /// Retention runs beside it in its own task (see [`retention_loop`]).
     pub async fn run(
         mut self,
         mut config: watch::Receiver<MonitoringConfig>,
@@ -255,6 +263,12 @@ impl Poller {
         self.config = config.borrow_and_update().clone();
         let (tx, mut unit_events) = mpsc::channel(256);
         let watcher = AbortOnDrop(tokio::spawn(unit::watch_units(self.agent.clone(), tx)));
+        let retention = AbortOnDrop(tokio::spawn(retention_loop(
+            Arc::clone(&self.store) as Arc<dyn crate::store::Retention>,
+            config.clone(),
+            self.options.retention_every,
+            self.options.clock.clone(),
+        )));
         let mut next = Instant::now();
         let mut config_open = true;
         tokio::pin!(shutdown);
@@ -262,7 +276,7 @@ impl Poller {
             tokio::select! {
                 () = &mut shutdown => break,
                 () = tokio::time::sleep_until(next) => {
-                    self.poll_once(Utc::now()).await;
+                    self.poll_once(self.options.clock.now()).await;
                     let now = Instant::now();
                     next += self.period();
                     if next <= now {
@@ -277,9 +291,10 @@ impl Poller {
                     }
                     Err(_) => config_open = false,
                 },
-                Some(event) = unit_events.recv() => self.on_unit_event(event, Utc::now()).await,
+                Some(event) = unit_events.recv() => self.on_unit_event(event, self.options.clock.now()).await,
             }
         }
+        drop(retention);
         drop(watcher);
     }
 

@@ -26,7 +26,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 fi
 if ! command -v cargo >/dev/null; then
-  echo "cargo is missing: install Rust >= 1.88 (https://rustup.rs), then run this again" >&2
+  echo "cargo is missing: install Rust >= 1.88 (rustup), then run this again" >&2
   exit 1
 fi
 # SecantusDB: a MongoDB-wire server the apid Mongo tests start themselves (GPL: a separate

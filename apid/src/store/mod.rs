@@ -8,6 +8,7 @@
 pub mod embedded;
 mod error;
 pub mod mongo;
+mod rollup;
 mod traits;
 
 pub use error::{StoreError, StoreResult};

@@ -14,19 +14,7 @@ use super::sql;
 use crate::model::Id;
 use crate::store::{StoreError, StoreResult, Window};
 
-/// 5 minutes, ms.
-pub(super) const RES_5M: i64 = 300_000;
-/// 1 hour, ms.
-pub(super) const RES_1H: i64 = 3_600_000;
-
-/// How a column aggregates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Agg {
-    /// Gauges: mean over the bucket.
-    Mean,
-    /// Cumulative counters: the newest (largest) value.
-    Last,
-}
+pub(super) use crate::store::rollup::{Agg, RES_1H, RES_5M, ceil, floor};
 
 /// A series description.
 pub(super) struct Series {
@@ -367,15 +355,4 @@ impl Series {
         let n = st.execute(p.as_slice()).map_err(sql)?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
-}
-
-/// `t` rounded up to a multiple of `res`.
-pub(super) fn ceil(t: i64, res: i64) -> i64 {
-    let r = t.rem_euclid(res);
-    if r == 0 { t } else { t - r + res }
-}
-
-/// `t` rounded down to a multiple of `res`.
-pub(super) fn floor(t: i64, res: i64) -> i64 {
-    t - t.rem_euclid(res)
 }

@@ -5,7 +5,10 @@
 
 pub mod agent;
 pub mod alerts;
+pub mod http;
 pub mod model;
 pub mod notify;
+pub mod permissions;
 pub mod poller;
 pub mod store;
+pub mod ws;

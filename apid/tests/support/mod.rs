@@ -1,4 +1,5 @@
 //! Shared test support.
 
+pub mod api;
 pub mod mongo_server;
 pub mod twoine_db;

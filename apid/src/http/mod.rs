@@ -1,0 +1,45 @@
+//! The REST API (CONTRACT §4) and the WebSocket (§5) on one axum router.
+//!
+//! `app(state)` builds the whole router; each route module owns its paths and answers with
+//! [`error::ApiError`] on failure, so every error has the same JSON shape.
+
+pub mod alerts;
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod login;
+pub mod metrics;
+pub mod openapi;
+pub mod services;
+pub mod settings;
+pub mod state;
+pub mod stats;
+
+use axum::Router;
+use axum::http::Uri;
+use tower_http::trace::TraceLayer;
+
+pub use error::{ApiError, ApiResult};
+pub use state::{AppParts, AppState, Mode};
+
+/// The whole HTTP surface: `/api/**`, `/ws`, `/ws/`, `/metrics`.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .merge(health::routes())
+        .merge(login::routes())
+        .merge(stats::routes())
+        .merge(alerts::routes())
+        .merge(settings::routes())
+        .merge(services::routes())
+        .merge(metrics::routes())
+        .merge(openapi::routes())
+        .merge(crate::ws::routes())
+        .fallback(not_found)
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn not_found(uri: Uri) -> ApiError {
+    ApiError::not_found(format!("Route {} not found", uri.path()))
+}

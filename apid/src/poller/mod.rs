@@ -137,6 +137,8 @@ pub enum PollerEvent {
         /// When.
         at: Timestamp,
     },
+    /// A user acknowledged or resolved an alert through the API (the record after the change).
+    AlertUpdated(Alert),
 }
 
 /// What the rest of apid reads of the poller.

@@ -7,6 +7,7 @@
 
 pub mod embedded;
 mod error;
+mod history;
 pub mod mongo;
 mod rollup;
 mod traits;

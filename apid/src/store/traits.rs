@@ -4,8 +4,8 @@ use async_trait::async_trait;
 
 use super::StoreResult;
 use crate::model::{
-    Alert, AlertStatus, DatabaseCounts, Domain, Id, MonitoringConfig, ResolvedBy, ServerStats,
-    Service, ServiceStatus, Site, SiteAccess, SiteStats, Timestamp, User,
+    Alert, AlertStatus, DatabaseCounts, Domain, Id, MonitoringConfig, PasswordHash, ResolvedBy,
+    ServerStats, Service, ServiceStatus, Site, SiteAccess, SiteStats, Timestamp, User, UserStatus,
 };
 
 /// `/api/stats/alerts` never returns more than this.
@@ -98,6 +98,10 @@ pub trait PanelWrite: Send + Sync {
     async fn assign_site(&self, user: Id, access: SiteAccess) -> StoreResult<()>;
     /// Sets a service's `status.current/desired`; `NotFound` for an unknown service.
     async fn set_service_status(&self, service: Id, status: ServiceStatus) -> StoreResult<()>;
+    /// Replaces a user's bcrypt hash (`twoine-apid user passwd`); `NotFound` for an unknown user.
+    async fn set_password(&self, user: Id, hash: &PasswordHash) -> StoreResult<()>;
+    /// Sets a user's account status (e.g. blocks them); `NotFound` for an unknown user.
+    async fn set_user_status(&self, user: Id, status: UserStatus) -> StoreResult<()>;
 }
 
 /// Statistics snapshots and their history.

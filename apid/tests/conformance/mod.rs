@@ -49,7 +49,9 @@ macro_rules! conformance_tests {
             alert_filters_newest_first_at_most_100,
             alert_lifecycle,
             config_round_trip_and_defaults_when_absent,
-            invalid_history_requests_are_refused
+            invalid_history_requests_are_refused,
+            user_status_write,
+            set_password_replaces_the_hash_only
         );
     };
     (@each $make:expr; $($name:ident),*) => {
@@ -129,6 +131,33 @@ pub async fn installer_admin_reads_as_active_with_no_sites(h: &impl Harness) {
     assert!(s.user(id(99)).await.unwrap().is_none());
     assert_eq!(s.count_users().await.unwrap(), 1);
     assert!(s.sites_of_user(id(1)).await.unwrap().is_empty());
+}
+
+/// Blocking a user (the WebSocket closes their sockets on it) keeps the rest of the record.
+pub async fn user_status_write(h: &impl Harness) {
+    h.import("users", installer_admin()).await;
+    h.import("sites", site_doc(10, "blog", 1, "active")).await;
+    let s = h.store();
+    let access = SiteAccess {
+        site: id(10),
+        access_level: AccessLevel::Collaborator,
+        assigned_at: None,
+    };
+    s.assign_site(id(1), access).await.unwrap();
+    s.set_user_status(id(1), UserStatus::Blocked).await.unwrap();
+    let u = s.user(id(1)).await.unwrap().unwrap();
+    assert_eq!((u.status, u.role), (UserStatus::Blocked, Role::Admin));
+    assert_eq!(u.sites.len(), 1);
+    assert!(u.password_hash.is_some(), "the hash is kept");
+    s.set_user_status(id(1), UserStatus::Active).await.unwrap();
+    assert_eq!(
+        s.user(id(1)).await.unwrap().unwrap().status,
+        UserStatus::Active
+    );
+    assert!(matches!(
+        s.set_user_status(id(99), UserStatus::Blocked).await,
+        Err(StoreError::NotFound(_))
+    ));
 }
 
 pub async fn soft_deleted_sites_are_excluded_where_twoine_excludes_them(h: &impl Harness) {
@@ -892,4 +921,31 @@ pub async fn invalid_history_requests_are_refused(h: &impl Harness) {
             .unwrap()
             .is_empty()
     );
+}
+
+pub async fn set_password_replaces_the_hash_only(h: &impl Harness) {
+    h.import("users", installer_admin()).await;
+    let s = h.store();
+    let before = s.user(id(1)).await.unwrap().expect("admin");
+    let hash = PasswordHash("$2b$12$abcdefghijklmnopqrstuuMDdpQbcGzUmJ7vGqIfkPZ.Gf3kPGcZy".into());
+    s.set_password(id(1), &hash).await.unwrap();
+    let after = s.user(id(1)).await.unwrap().expect("admin");
+    assert_eq!(after.password_hash.as_ref(), Some(&hash));
+    assert_ne!(before.password_hash, after.password_hash);
+    assert_eq!(
+        s.user_by_login("admin")
+            .await
+            .unwrap()
+            .unwrap()
+            .password_hash,
+        Some(hash.clone()),
+        "login reads the new hash"
+    );
+    let mut rest = after.clone();
+    rest.password_hash = before.password_hash.clone();
+    assert_eq!(rest, before, "nothing else changed");
+    assert!(matches!(
+        s.set_password(id(99), &hash).await,
+        Err(StoreError::NotFound(_))
+    ));
 }

@@ -12,6 +12,7 @@
 //! a mutex: writes are serialized anyway, and the queries are short.
 
 mod alerts;
+mod packed;
 mod panel;
 mod retention;
 mod schema;

@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use super::{EmbeddedStore, id_col, sql};
 use crate::model::{
     DatabaseCounts, DatabaseType, Domain, Id, PasswordHash, Service, ServiceStatus, Site,
-    SiteAccess, SiteStatus, User,
+    SiteAccess, SiteStatus, User, UserStatus,
 };
 use crate::store::{LoginState, PanelRead, PanelWrite, StoreError, StoreResult};
 
@@ -442,5 +442,27 @@ impl PanelWrite for EmbeddedStore {
             Ok(())
         })
         .await
+    }
+
+    async fn set_password(&self, user: Id, hash: &PasswordHash) -> StoreResult<()> {
+        let hash = hash.0.clone();
+        self.call(move |c| {
+            let n = c
+                .execute(
+                    "UPDATE users SET password = ?2 WHERE id = ?1",
+                    params![user.bytes(), hash],
+                )
+                .map_err(sql)?;
+            if n == 0 {
+                return Err(StoreError::NotFound(format!("user {user}")));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn set_user_status(&self, user: Id, status: UserStatus) -> StoreResult<()> {
+        self.call(move |c| update_user(c, user, |u| u.status = status))
+            .await
     }
 }

@@ -1,20 +1,20 @@
 //! A time series of numeric samples (server or per-site) with its roll-ups: one description,
-//! from which the insert, latest, history, and roll-up SQL are generated.
+//! from which the insert, latest, history and roll-up statements are generated.
 //!
-//! Every aggregate is computed as sums and maxima so that raw samples, 5-minute and 1-hour
-//! roll-ups merge exactly: a roll-up row holds the sample count `n`, the sum of sample times,
-//! per "mean" column the sum and per "last" column (cumulative counters) the maximum, and the
-//! peaks of the three percents.
-
-use std::collections::BTreeMap;
+//! Raw samples keep their numbers packed in one BLOB (see [`packed`]); history and the
+//! 5-minute roll-up read them in time order and aggregate in Rust, in the shared
+//! [`Acc`](crate::store::history::Acc) form (sample count, sum of times, per "mean" column the
+//! sum and per "last" column the maximum, peaks of the three percents), so raw samples,
+//! 5-minute and 1-hour roll-ups merge exactly. Roll-up rows keep one column per field.
 
 use rusqlite::{Connection, OptionalExtension, ToSql};
 
-use super::sql;
+use super::{packed, sql};
 use crate::model::Id;
-use crate::store::{StoreError, StoreResult, Window};
+use crate::store::history::{Acc, Buckets, Col, Plan};
+use crate::store::{StoreResult, Window};
 
-pub(super) use crate::store::rollup::{Agg, RES_1H, RES_5M, ceil, floor};
+pub(super) use crate::store::rollup::{Agg, RES_1H, RES_5M, floor};
 
 /// A series description.
 pub(super) struct Series {
@@ -22,99 +22,65 @@ pub(super) struct Series {
     pub rollup: &'static str,
     /// Whether rows carry a `site` key.
     pub keyed: bool,
-    pub cols: &'static [(&'static str, Agg)],
-    /// Raw columns whose maxima are kept as `cpu_max`, `mem_max`, `disk_max`.
-    pub peaks: [&'static str; 3],
+    pub cols: &'static [Col],
+    /// The columns (indices in `cols`) whose maxima are kept as `cpu_max`, `mem_max`,
+    /// `disk_max`.
+    pub peaks: [usize; 3],
 }
 
-/// An aggregate of one or more samples.
-#[derive(Debug, Clone, PartialEq)]
-pub(super) struct Acc {
-    pub n: f64,
-    pub ts_sum: f64,
-    pub vals: Vec<f64>,
-    pub peaks: [f64; 3],
-}
+const PEAK_COLS: [&str; 3] = ["cpu_max", "mem_max", "disk_max"];
 
-impl Acc {
-    fn merge(&mut self, o: &Acc, cols: &[(&str, Agg)]) {
-        self.n += o.n;
-        self.ts_sum += o.ts_sum;
-        for (i, (_, agg)) in cols.iter().enumerate() {
-            let (a, b) = (
-                self.vals.get(i).copied().unwrap_or(0.0),
-                o.vals.get(i).copied().unwrap_or(0.0),
-            );
-            if let Some(v) = self.vals.get_mut(i) {
-                *v = if *agg == Agg::Mean { a + b } else { a.max(b) };
-            }
-        }
-        for (p, q) in self.peaks.iter_mut().zip(o.peaks) {
-            *p = p.max(q);
-        }
-    }
-
-    /// Column `i` as the bucket's value (mean or last).
-    pub fn value(&self, cols: &[(&str, Agg)], i: usize) -> f64 {
-        let v = self.vals.get(i).copied().unwrap_or(0.0);
-        match cols.get(i) {
-            Some((_, Agg::Mean)) if self.n > 0.0 => v / self.n,
-            _ => v,
-        }
-    }
-
-    /// Mean sample time, ms.
-    pub fn ts(&self) -> i64 {
-        if self.n > 0.0 {
-            (self.ts_sum / self.n).round() as i64
-        } else {
-            0
-        }
-    }
+/// A BLOB column (empty when NULL or not a BLOB).
+fn blob<'a>(r: &'a rusqlite::Row<'_>, i: usize) -> rusqlite::Result<&'a [u8]> {
+    Ok(match r.get_ref(i)? {
+        rusqlite::types::ValueRef::Blob(b) => b,
+        _ => &[],
+    })
 }
 
 impl Series {
-    fn exprs(&self, from_rollup: bool) -> String {
-        let mut e = vec![
-            if from_rollup {
-                "TOTAL(n)".to_owned()
-            } else {
-                "COUNT(*)".to_owned()
-            },
-            "TOTAL(ts)".to_owned(),
-        ];
-        for (c, agg) in self.cols {
-            e.push(match agg {
-                Agg::Mean => format!("TOTAL({c})"),
-                Agg::Last => format!("MAX({c})"),
-            });
+    /// One raw sample as an aggregate of one.
+    fn sample(&self, ts: i64, blob: &[u8]) -> Acc {
+        let mut vals = vec![0.0; self.cols.len()];
+        packed::unpack(blob, vals.len(), |i, v| {
+            if let Some(slot) = vals.get_mut(i) {
+                *slot = v as f64;
+            }
+        });
+        let peaks = self.peaks.map(|i| vals.get(i).copied().unwrap_or(0.0));
+        Acc {
+            n: 1.0,
+            ts_sum: ts as f64,
+            vals,
+            peaks,
+            extra: (),
         }
-        for (raw, max) in self.peaks.iter().zip(["cpu_max", "mem_max", "disk_max"]) {
-            e.push(format!("MAX({})", if from_rollup { max } else { raw }));
-        }
-        e.join(", ")
+    }
+
+    /// Adds a raw sample to `acc` in place (no allocation).
+    fn add_sample(&self, acc: &mut Acc, ts: i64, blob: &[u8]) {
+        acc.n += 1.0;
+        acc.ts_sum += ts as f64;
+        let (cols, peaks) = (self.cols, self.peaks);
+        packed::unpack(blob, cols.len(), |i, v| {
+            let v = v as f64;
+            if let (Some(slot), Some(col)) = (acc.vals.get_mut(i), cols.get(i)) {
+                *slot = if col.agg == Agg::Mean {
+                    *slot + v
+                } else {
+                    slot.max(v)
+                };
+            }
+            for (k, p) in peaks.iter().enumerate() {
+                if *p == i {
+                    acc.peaks[k] = acc.peaks[k].max(v);
+                }
+            }
+        });
     }
 
     fn key_filter(&self) -> &'static str {
         if self.keyed { " AND site = :site" } else { "" }
-    }
-
-    fn read_acc(&self, r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Acc> {
-        let f =
-            |i: usize| -> rusqlite::Result<f64> { Ok(r.get::<_, Option<f64>>(i)?.unwrap_or(0.0)) };
-        let n = f(first)?;
-        let ts_sum = f(first + 1)?;
-        let mut vals = Vec::with_capacity(self.cols.len());
-        for i in 0..self.cols.len() {
-            vals.push(f(first + 2 + i)?);
-        }
-        let p = first + 2 + self.cols.len();
-        Ok(Acc {
-            n,
-            ts_sum,
-            vals,
-            peaks: [f(p)?, f(p + 1)?, f(p + 2)?],
-        })
     }
 
     /// Inserts one raw sample (`vals` in column order).
@@ -125,38 +91,32 @@ impl Series {
         ts: i64,
         vals: &[i64],
     ) -> StoreResult<()> {
-        let key = if self.keyed { "site, " } else { "" };
-        let names: Vec<&str> = self.cols.iter().map(|(n, _)| *n).collect();
-        let marks: Vec<String> = (0..names.len() + 1 + usize::from(self.keyed))
-            .map(|i| format!("?{}", i + 1))
-            .collect();
-        let q = format!(
-            "INSERT OR REPLACE INTO {} ({key}ts, {}) VALUES ({})",
-            self.raw,
-            names.join(", "),
-            marks.join(", ")
-        );
-        let mut st = c.prepare_cached(&q).map_err(sql)?;
-        let site_bytes = site.map(|s| s.bytes());
-        let mut params: Vec<&dyn ToSql> = Vec::with_capacity(vals.len() + 2);
-        if let Some(b) = &site_bytes {
-            params.push(b);
+        let blob = packed::pack(vals);
+        match site.filter(|_| self.keyed) {
+            Some(s) => {
+                let q = format!(
+                    "INSERT OR REPLACE INTO {} (site, ts, v) VALUES (?1, ?2, ?3)",
+                    self.raw
+                );
+                let mut st = c.prepare_cached(&q).map_err(sql)?;
+                st.execute((s.bytes().as_slice(), ts, blob)).map_err(sql)?;
+            }
+            None => {
+                let q = format!(
+                    "INSERT OR REPLACE INTO {} (ts, v) VALUES (?1, ?2)",
+                    self.raw
+                );
+                let mut st = c.prepare_cached(&q).map_err(sql)?;
+                st.execute((ts, blob)).map_err(sql)?;
+            }
         }
-        params.push(&ts);
-        for v in vals {
-            params.push(v);
-        }
-        st.execute(params.as_slice()).map_err(sql)?;
         Ok(())
     }
 
     /// The newest raw sample.
     pub fn latest(&self, c: &Connection, site: Option<Id>) -> StoreResult<Option<Acc>> {
-        let names: Vec<String> = self.cols.iter().map(|(n, _)| (*n).to_owned()).collect();
         let q = format!(
-            "SELECT 1, ts, {}, {} FROM {} WHERE 1 = 1{} ORDER BY ts DESC LIMIT 1",
-            names.join(", "),
-            self.peaks.join(", "),
+            "SELECT ts, v FROM {} WHERE 1 = 1{} ORDER BY ts DESC LIMIT 1",
             self.raw,
             self.key_filter()
         );
@@ -166,9 +126,12 @@ impl Series {
         if self.keyed {
             p.push((":site", &site));
         }
-        st.query_row(p.as_slice(), |r| self.read_acc(r, 0))
-            .optional()
-            .map_err(sql)
+        st.query_row(p.as_slice(), |r| {
+            let ts: i64 = r.get(0)?;
+            Ok(self.sample(ts, blob(r, 1)?))
+        })
+        .optional()
+        .map_err(sql)
     }
 
     fn min(
@@ -190,6 +153,37 @@ impl Series {
             .map_err(sql)
     }
 
+    /// Calls `f(ts, site, blob)` for each raw sample in `[lo, hi)`, in time order per site.
+    fn scan_raw(
+        &self,
+        c: &Connection,
+        site: Option<&[u8]>,
+        lo: i64,
+        hi: i64,
+        mut f: impl FnMut(i64, &[u8], &[u8]),
+    ) -> StoreResult<()> {
+        let (cols, filter) = match (self.keyed, site) {
+            (true, Some(_)) => ("site, ts, v", " AND site = :site ORDER BY ts"),
+            (true, None) => ("site, ts, v", " ORDER BY site, ts"),
+            (false, _) => ("NULL, ts, v", " ORDER BY ts"),
+        };
+        let q = format!(
+            "SELECT {cols} FROM {} WHERE ts >= :lo AND ts < :hi{filter}",
+            self.raw
+        );
+        let mut st = c.prepare_cached(&q).map_err(sql)?;
+        let mut p: Vec<(&str, &dyn ToSql)> = vec![(":lo", &lo), (":hi", &hi)];
+        if let (true, Some(s)) = (self.keyed, &site) {
+            p.push((":site", s));
+        }
+        let mut rows = st.query(p.as_slice()).map_err(sql)?;
+        while let Some(r) = rows.next().map_err(sql)? {
+            let ts: i64 = r.get(1).map_err(sql)?;
+            f(ts, blob(r, 0).map_err(sql)?, blob(r, 2).map_err(sql)?);
+        }
+        Ok(())
+    }
+
     /// History over `window`, at most `limit` points, ascending, each the aggregate of its
     /// bucket. Raw samples where they exist, then 5-minute roll-ups, then 1-hour roll-ups.
     pub fn history(
@@ -199,91 +193,93 @@ impl Series {
         w: Window,
         limit: usize,
     ) -> StoreResult<Vec<Acc>> {
-        let (from, to) = (w.from.timestamp_millis(), w.to.timestamp_millis());
-        if to <= from || limit == 0 {
-            return Err(StoreError::Invalid("empty window or zero limit".to_owned()));
-        }
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let width = ((to - from) + limit - 1) / limit;
+        let plan = Plan::new(w, limit)?;
         let site_b = site.map(|s| s.bytes().to_vec()).unwrap_or_default();
         let kf = self.key_filter();
-        let oldest_raw = self.min(
-            c,
-            format!("SELECT MIN(ts) FROM {} WHERE 1 = 1{kf}", self.raw),
-            &site_b,
-            None,
-        )?;
-        let oldest_5m = self.min(
-            c,
-            format!(
-                "SELECT MIN(bucket) FROM {} WHERE res = :res{kf}",
-                self.rollup
-            ),
-            &site_b,
-            Some(RES_5M),
-        )?;
-        let oldest_1h = self.min(
-            c,
-            format!(
-                "SELECT MIN(bucket) FROM {} WHERE res = :res{kf}",
-                self.rollup
-            ),
-            &site_b,
-            Some(RES_1H),
-        )?;
-        let b0 = oldest_raw.map_or(to, |t| ceil(t, RES_5M));
-        let raw_lo = if oldest_5m.is_some_and(|m| m < b0) {
-            b0
-        } else {
-            from
-        };
-        let b1 = oldest_5m.map_or(raw_lo, |t| ceil(t, RES_1H));
-        let m5_lo = if oldest_1h.is_some_and(|h| h < b1) {
-            b1
-        } else {
-            from
-        };
-
-        let mut buckets: BTreeMap<i64, Acc> = BTreeMap::new();
-        let q = format!(
-            "SELECT (ts - :from) / :width AS b, {} FROM {} WHERE ts >= :lo AND ts < :hi{kf} GROUP BY b",
-            self.exprs(false),
-            self.raw
+        let rollup_min = format!(
+            "SELECT MIN(bucket) FROM {} WHERE res = :res{kf}",
+            self.rollup
         );
-        self.collect(
-            c,
-            &q,
-            &site_b,
-            &[
-                (":from", from),
-                (":width", width),
-                (":lo", raw_lo.max(from)),
-                (":hi", to),
-            ],
-            &mut buckets,
-        )?;
+        let ranges = plan.ranges(
+            self.min(
+                c,
+                format!("SELECT MIN(ts) FROM {} WHERE 1 = 1{kf}", self.raw),
+                &site_b,
+                None,
+            )?,
+            self.min(c, rollup_min.clone(), &site_b, Some(RES_5M))?,
+            self.min(c, rollup_min, &site_b, Some(RES_1H))?,
+        );
+
+        let mut buckets = Buckets::new();
+        let (lo, hi) = ranges.raw;
+        if lo < hi {
+            // Rows come in time order: one running aggregate, handed over at each new bucket.
+            let mut cur: Option<(i64, Acc)> = None;
+            self.scan_raw(c, Some(&site_b), lo, hi, |ts, _, blob| {
+                let b = (ts - plan.from) / plan.width;
+                match &mut cur {
+                    Some((k, acc)) if *k == b => self.add_sample(acc, ts, blob),
+                    _ => {
+                        if let Some((k, acc)) = cur.replace((b, self.sample(ts, blob))) {
+                            buckets.add(k, acc, self.cols);
+                        }
+                    }
+                }
+            })?;
+            if let Some((k, acc)) = cur {
+                buckets.add(k, acc, self.cols);
+            }
+        }
         let rq = format!(
             "SELECT (MAX(bucket, :from) - :from) / :width AS b, {} FROM {} \
              WHERE res = :res AND bucket >= :lo AND bucket < :hi{kf} GROUP BY b",
-            self.exprs(true),
+            self.rollup_exprs(),
             self.rollup
         );
-        for (res, lo, hi) in [(RES_5M, m5_lo, raw_lo), (RES_1H, from, m5_lo)] {
-            let hi = hi.min(to);
-            if hi <= from {
-                continue;
-            }
-            let lo = lo.max(from - res + 1);
+        for (res, lo, hi) in ranges.rollups {
             let p = [
-                (":from", from),
-                (":width", width),
+                (":from", plan.from),
+                (":width", plan.width),
                 (":res", res),
                 (":lo", lo),
                 (":hi", hi),
             ];
             self.collect(c, &rq, &site_b, &p, &mut buckets)?;
         }
-        Ok(buckets.into_values().filter(|a| a.n > 0.0).collect())
+        Ok(buckets.points())
+    }
+
+    /// Aggregates of roll-up rows: `n`, `ts`, one per column, the three peaks.
+    fn rollup_exprs(&self) -> String {
+        let mut e = vec!["TOTAL(n)".to_owned(), "TOTAL(ts)".to_owned()];
+        for c in self.cols {
+            e.push(match c.agg {
+                Agg::Mean => format!("TOTAL({})", c.key),
+                Agg::Last => format!("MAX({})", c.key),
+            });
+        }
+        for p in PEAK_COLS {
+            e.push(format!("MAX({p})"));
+        }
+        e.join(", ")
+    }
+
+    fn read_acc(&self, r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Acc> {
+        let f =
+            |i: usize| -> rusqlite::Result<f64> { Ok(r.get::<_, Option<f64>>(i)?.unwrap_or(0.0)) };
+        let mut vals = Vec::with_capacity(self.cols.len());
+        for i in 0..self.cols.len() {
+            vals.push(f(first + 2 + i)?);
+        }
+        let p = first + 2 + self.cols.len();
+        Ok(Acc {
+            n: f(first)?,
+            ts_sum: f(first + 1)?,
+            vals,
+            peaks: [f(p)?, f(p + 1)?, f(p + 2)?],
+            extra: (),
+        })
     }
 
     fn collect(
@@ -292,7 +288,7 @@ impl Series {
         q: &str,
         site: &[u8],
         ints: &[(&str, i64)],
-        into: &mut BTreeMap<i64, Acc>,
+        into: &mut Buckets,
     ) -> StoreResult<()> {
         let mut st = c.prepare_cached(q).map_err(sql)?;
         let mut p: Vec<(&str, &dyn ToSql)> =
@@ -307,13 +303,39 @@ impl Series {
             .map_err(sql)?;
         for row in rows {
             let (b, acc) = row.map_err(sql)?;
-            match into.get_mut(&b) {
-                Some(prev) => prev.merge(&acc, self.cols),
-                None => {
-                    into.insert(b, acc);
-                }
-            }
+            into.add(b, acc, self.cols);
         }
+        Ok(())
+    }
+
+    fn write_rollup(
+        &self,
+        c: &Connection,
+        res: i64,
+        site: Option<&[u8]>,
+        bucket: i64,
+        a: &Acc,
+    ) -> StoreResult<()> {
+        let key = if self.keyed { "site, " } else { "" };
+        let names: Vec<&str> = self.cols.iter().map(|c| c.key).collect();
+        let n = 4 + usize::from(self.keyed) + names.len() + 3;
+        let marks: Vec<String> = (1..=n).map(|i| format!("?{i}")).collect();
+        let q = format!(
+            "INSERT OR REPLACE INTO {} (res, {key}bucket, n, ts, {}, cpu_max, mem_max, disk_max) \
+             VALUES ({})",
+            self.rollup,
+            names.join(", "),
+            marks.join(", ")
+        );
+        let mut st = c.prepare_cached(&q).map_err(sql)?;
+        let mut p: Vec<&dyn ToSql> = vec![&res];
+        if let (true, Some(s)) = (self.keyed, &site) {
+            p.push(s);
+        }
+        p.extend([&bucket as &dyn ToSql, &a.n, &a.ts_sum]);
+        p.extend(a.vals.iter().map(|v| v as &dyn ToSql));
+        p.extend(a.peaks.iter().map(|v| v as &dyn ToSql));
+        st.execute(p.as_slice()).map_err(sql)?;
         Ok(())
     }
 
@@ -330,28 +352,39 @@ impl Series {
         if hi <= lo {
             return Ok(0);
         }
+        if src.is_none() {
+            // Per (site, bucket), in scan order: rows of one key are contiguous.
+            let mut cur: Option<(Vec<u8>, i64, Acc)> = None;
+            let mut done: Vec<(Vec<u8>, i64, Acc)> = Vec::new();
+            self.scan_raw(c, None, lo, hi, |ts, key, blob| {
+                let b = floor(ts, res);
+                match &mut cur {
+                    Some((k, kb, acc)) if *kb == b && k.as_slice() == key => {
+                        self.add_sample(acc, ts, blob);
+                    }
+                    _ => done.extend(cur.replace((key.to_vec(), b, self.sample(ts, blob)))),
+                }
+            })?;
+            done.extend(cur);
+            for (site, bucket, acc) in &done {
+                self.write_rollup(c, res, Some(site), *bucket, acc)?;
+            }
+            return Ok(u64::try_from(done.len()).unwrap_or(u64::MAX));
+        }
         let key = if self.keyed { "site, " } else { "" };
-        let names: Vec<&str> = self.cols.iter().map(|(n, _)| *n).collect();
-        let (time, table, filter) = match src {
-            None => ("ts", self.raw, "ts >= :lo AND ts < :hi"),
-            Some(_) => (
-                "bucket",
-                self.rollup,
-                "res = :src AND bucket >= :lo AND bucket < :hi",
-            ),
-        };
+        let names: Vec<&str> = self.cols.iter().map(|c| c.key).collect();
         let q = format!(
             "INSERT OR REPLACE INTO {} (res, {key}bucket, n, ts, {}, cpu_max, mem_max, disk_max) \
-             SELECT :res, {key}{time} - {time} % :res AS bk, {} FROM {table} WHERE {filter} GROUP BY {key}bk",
+             SELECT :res, {key}bucket - bucket % :res AS bk, {} FROM {} \
+             WHERE res = :src AND bucket >= :lo AND bucket < :hi GROUP BY {key}bk",
             self.rollup,
             names.join(", "),
-            self.exprs(src.is_some())
+            self.rollup_exprs(),
+            self.rollup
         );
         let mut st = c.prepare_cached(&q).map_err(sql)?;
-        let mut p: Vec<(&str, &dyn ToSql)> = vec![(":res", &res), (":lo", &lo), (":hi", &hi)];
-        if let Some(s) = &src {
-            p.push((":src", s));
-        }
+        let p: Vec<(&str, &dyn ToSql)> =
+            vec![(":res", &res), (":lo", &lo), (":hi", &hi), (":src", &src)];
         let n = st.execute(p.as_slice()).map_err(sql)?;
         Ok(u64::try_from(n).unwrap_or(0))
     }

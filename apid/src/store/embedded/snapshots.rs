@@ -7,75 +7,35 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
-use super::series::{Acc, Agg, Series};
+use super::series::Series;
 use super::{EmbeddedStore, sql};
-use crate::model::time::{from_millis, round1};
-use crate::model::{
-    Cpu, Disk, Domain, DomainInfo, Id, Limits, LoadAvg, Memory, Network, PeakPercents, Ports,
-    Processes, ServerStats, ServiceCounts, Site, SiteCpu, SiteDisk, SiteInfo, SiteMemory,
-    SiteStats, SiteStatus, SystemInfo, Totals,
+use crate::model::time::round1;
+use crate::model::{Domain, Id, ServerStats, Site, SiteStats, SystemInfo};
+use crate::store::history::{
+    Acc, Col, Host, SERVER_SHARED, SITE_COLS, SiteContext, server_cols, server_point, site_point,
 };
 use crate::store::{SnapshotStore, StoreError, StoreResult, Window};
 
-use Agg::{Last, Mean};
+/// The shared server columns, then the `host_info` row the sample refers to.
+const SERVER_COLS: [Col; SERVER_SHARED + 1] = server_cols(&[Col::last("host", "")]);
+const HOST: usize = SERVER_SHARED;
 
 pub(super) const SERVER: Series = Series {
     raw: "server_stats",
     rollup: "server_rollup",
     keyed: false,
-    cols: &[
-        ("host", Last),
-        ("cpu", Mean),
-        ("load1", Mean),
-        ("load5", Mean),
-        ("load15", Mean),
-        ("mem_free", Mean),
-        ("mem_available", Mean),
-        ("mem_cached", Mean),
-        ("mem_buffers", Mean),
-        ("mem_pct", Mean),
-        ("disk_used", Mean),
-        ("disk_free", Mean),
-        ("disk_pct", Mean),
-        ("net_in", Last),
-        ("net_out", Last),
-        ("pkt_in", Last),
-        ("pkt_out", Last),
-        ("proc_total", Mean),
-        ("proc_running", Mean),
-        ("proc_sleeping", Mean),
-        ("proc_stopped", Mean),
-        ("uptime", Last),
-        ("sites", Mean),
-        ("services", Mean),
-        ("users", Mean),
-        ("svc_running", Mean),
-        ("svc_stopped", Mean),
-    ],
-    peaks: ["cpu", "mem_pct", "disk_pct"],
+    cols: &SERVER_COLS,
+    // cpu, mem_pct, disk_pct
+    peaks: [0, 8, 11],
 };
 
 pub(super) const SITE: Series = Series {
     raw: "site_stats",
     rollup: "site_rollup",
     keyed: true,
-    cols: &[
-        ("cpu", Mean),
-        ("time_ms", Last),
-        ("mem_used", Mean),
-        ("mem_pct", Mean),
-        ("mem_limit", Mean),
-        ("disk_used", Mean),
-        ("disk_pct", Mean),
-        ("disk_limit", Mean),
-        ("files", Mean),
-        ("cpu_limit", Mean),
-        ("svc_total", Mean),
-        ("svc_running", Mean),
-        ("svc_stopped", Mean),
-        ("svc_failed", Mean),
-    ],
-    peaks: ["cpu", "mem_pct", "disk_pct"],
+    cols: SITE_COLS,
+    // cpu, mem_pct, disk_pct
+    peaks: [0, 3, 6],
 };
 
 /// The parts of a server sample that rarely change.
@@ -125,7 +85,6 @@ fn server_row(c: &Connection, s: &ServerStats) -> StoreResult<()> {
     let host = host_id(c, &host)?;
     let hundredths = |v: f64| (v * 100.0).round() as i64;
     let vals = [
-        host,
         tenths(s.cpu.percent),
         hundredths(s.cpu.load_avg.one),
         hundredths(s.cpu.load_avg.five),
@@ -152,6 +111,7 @@ fn server_row(c: &Connection, s: &ServerStats) -> StoreResult<()> {
         i64::from(s.totals.users),
         i64::from(s.totals.services_running),
         i64::from(s.totals.services_stopped),
+        host,
     ];
     SERVER.insert(c, None, s.timestamp.timestamp_millis(), &vals)
 }
@@ -192,87 +152,20 @@ fn hosts(c: &Connection) -> StoreResult<HashMap<i64, HostInfo>> {
     Ok(out)
 }
 
-fn u(v: f64) -> u64 {
-    if v.is_finite() && v > 0.0 {
-        v.round() as u64
-    } else {
-        0
-    }
-}
-
-fn u32_(v: f64) -> u32 {
-    u32::try_from(u(v)).unwrap_or(u32::MAX)
-}
-
 fn to_server(a: &Acc, hosts: &HashMap<i64, HostInfo>, peaks: bool) -> ServerStats {
-    let v = |i: usize| a.value(SERVER.cols, i);
     let host = hosts
-        .get(&(v(0).round() as i64))
+        .get(&(a.value(SERVER.cols, HOST).round() as i64))
         .cloned()
         .unwrap_or_default();
-    let available = u(v(6));
-    ServerStats {
-        cpu: Cpu {
-            percent: round1(v(1) / 10.0),
-            cores: host.cores,
-            model: host.model,
-            speed: host.speed,
-            load_avg: LoadAvg {
-                one: v(2) / 100.0,
-                five: v(3) / 100.0,
-                fifteen: v(4) / 100.0,
-            },
-        },
-        memory: Memory {
-            total: host.mem_total,
-            used: host.mem_total.saturating_sub(available),
-            free: u(v(5)),
-            available,
-            cached: u(v(7)),
-            buffers: u(v(8)),
-            percent: round1(v(9) / 10.0),
-        },
-        disk: Disk {
-            total: host.disk_total,
-            used: u(v(10)),
-            free: u(v(11)),
-            percent: u8::try_from(u(v(12))).unwrap_or(100),
-        },
-        network: Network {
-            bytes_in: u(v(13)),
-            bytes_out: u(v(14)),
-            packets_in: u(v(15)),
-            packets_out: u(v(16)),
-        },
-        processes: Processes {
-            total: u32_(v(17)),
-            running: u32_(v(18)),
-            sleeping: u32_(v(19)),
-            stopped: u32_(v(20)),
-        },
-        uptime: u(v(21)),
-        totals: Totals {
-            sites: u32_(v(22)),
-            services: u32_(v(23)),
-            users: u32_(v(24)),
-            services_running: u32_(v(25)),
-            services_stopped: u32_(v(26)),
-        },
+    let host = Host {
+        cores: host.cores,
+        model: host.model,
+        speed: host.speed,
+        mem_total: host.mem_total,
+        disk_total: host.disk_total,
         system: host.system,
-        timestamp: from_millis(a.ts()),
-        max: peaks.then(|| PeakPercents {
-            cpu: a.peaks[0] / 10.0,
-            memory: a.peaks[1] / 10.0,
-            disk: a.peaks[2],
-        }),
-    }
-}
-
-/// What a site sample shows besides its numbers, read from the panel data.
-struct SiteContext {
-    info: SiteInfo,
-    domains: Vec<DomainInfo>,
-    ports: Ports,
+    };
+    server_point(a, SERVER.cols, true, host, peaks)
 }
 
 fn site_context(c: &Connection, site: Id) -> StoreResult<SiteContext> {
@@ -290,78 +183,8 @@ fn site_context(c: &Connection, site: Id) -> StoreResult<SiteContext> {
         .query_map(params![site.bytes()], |r| r.get::<_, String>(0))
         .map_err(sql)?
         .filter_map(|d| d.ok().and_then(|d| serde_json::from_str::<Domain>(&d).ok()))
-        .map(|d| DomainInfo {
-            domain: d.domain,
-            ssl: d.ssl.enabled,
-        })
         .collect();
-    Ok(match parsed {
-        Some(s) => SiteContext {
-            info: SiteInfo {
-                id: s.id,
-                name: s.name,
-                display_name: s.display_name,
-                status: s.status,
-            },
-            domains,
-            ports: Ports {
-                start: s.port_range.start,
-                end: s.port_range.end,
-            },
-        },
-        None => SiteContext {
-            info: SiteInfo {
-                id: site,
-                name: String::new(),
-                display_name: String::new(),
-                status: SiteStatus::Deleted,
-            },
-            domains,
-            ports: Ports::default(),
-        },
-    })
-}
-
-fn to_site(a: &Acc, ctx: &SiteContext, peaks: bool) -> SiteStats {
-    let v = |i: usize| a.value(SITE.cols, i);
-    let (mem_limit, disk_limit, cpu_limit) = (u(v(4)), u(v(7)), round1(v(9) / 10.0));
-    SiteStats {
-        cpu: SiteCpu {
-            percent: round1(v(0) / 10.0),
-            time_ms: u(v(1)),
-        },
-        memory: SiteMemory {
-            used_bytes: u(v(2)),
-            percent: round1(v(3) / 10.0),
-            limit: mem_limit,
-        },
-        disk: SiteDisk {
-            used_bytes: u(v(5)),
-            percent: round1(v(6) / 10.0),
-            limit: disk_limit,
-            file_count: u(v(8)),
-        },
-        services: ServiceCounts {
-            total: u32_(v(10)),
-            running: u32_(v(11)),
-            stopped: u32_(v(12)),
-            failed: u32_(v(13)),
-        },
-        site: ctx.info.clone(),
-        domains: ctx.domains.clone(),
-        ports: ctx.ports,
-        limits: Limits {
-            memory: mem_limit,
-            cpu: cpu_limit,
-            disk: disk_limit,
-        },
-        timestamp: from_millis(a.ts()),
-        max: peaks.then(|| PeakPercents {
-            cpu: a.peaks[0] / 10.0,
-            memory: a.peaks[1] / 10.0,
-            disk: a.peaks[2] / 10.0,
-        }),
-    }
+    Ok(SiteContext::new(site, parsed, domains))
 }
 
 #[async_trait]
@@ -410,7 +233,7 @@ impl SnapshotStore for EmbeddedStore {
             let Some(a) = SITE.latest(c, Some(site))? else {
                 return Ok(None);
             };
-            Ok(Some(to_site(&a, &site_context(c, site)?, false)))
+            Ok(Some(site_point(&a, true, &site_context(c, site)?, false)))
         })
         .await
     }
@@ -424,7 +247,10 @@ impl SnapshotStore for EmbeddedStore {
         self.call(move |c| {
             let points = SITE.history(c, Some(site), window, limit)?;
             let ctx = site_context(c, site)?;
-            Ok(points.iter().map(|a| to_site(a, &ctx, true)).collect())
+            Ok(points
+                .iter()
+                .map(|a| site_point(a, true, &ctx, true))
+                .collect())
         })
         .await
     }

@@ -8,7 +8,7 @@ use super::collections::{DOMAINS, SERVICES, SITES, USERS};
 use super::convert::{date, date_or_null, oid};
 use super::panel::{exact_regex, unit_key};
 use super::{MongoStore, err};
-use crate::model::{Domain, Id, Service, ServiceStatus, Site, SiteAccess, User};
+use crate::model::{Domain, Id, PasswordHash, Service, ServiceStatus, Site, SiteAccess, User};
 use crate::store::{LoginState, PanelWrite, StoreError, StoreResult};
 
 fn access_doc(a: &SiteAccess) -> Document {
@@ -229,6 +229,40 @@ impl PanelWrite for MongoStore {
             .map_err(err)?;
         if r.matched_count == 0 {
             return Err(StoreError::NotFound(format!("service {service}")));
+        }
+        Ok(())
+    }
+
+    async fn set_password(&self, user: Id, hash: &PasswordHash) -> StoreResult<()> {
+        let update = doc! { "$set": {
+            "password": &hash.0,
+            "updatedAt": date(chrono::Utc::now()),
+        } };
+        let r = self
+            .coll(USERS)
+            .update_one(doc! { "_id": oid(user) }, update)
+            .await
+            .map_err(err)?;
+        if r.matched_count == 0 {
+            return Err(StoreError::NotFound(format!("user {user}")));
+        }
+        Ok(())
+    }
+
+    async fn set_user_status(&self, user: Id, status: crate::model::UserStatus) -> StoreResult<()> {
+        let status = match status {
+            crate::model::UserStatus::Active => "active",
+            crate::model::UserStatus::Blocked => "blocked",
+            crate::model::UserStatus::Pending => "pending",
+        };
+        let update = doc! { "$set": { "status": status, "updatedAt": date(chrono::Utc::now()) } };
+        let r = self
+            .coll(USERS)
+            .update_one(doc! { "_id": oid(user) }, update)
+            .await
+            .map_err(err)?;
+        if r.matched_count == 0 {
+            return Err(StoreError::NotFound(format!("user {user}")));
         }
         Ok(())
     }

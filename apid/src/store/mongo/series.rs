@@ -8,24 +8,26 @@
 //! Buckets are computed on the server with `$toLong`/`$subtract`/`$mod` (no `$dateTrunc`, no
 //! `$merge`), which standalone mongod 7 and SecantusDB both run.
 
-use std::collections::BTreeMap;
-
 use mongodb::bson::{Bson, Document, doc};
 use mongodb::options::FindOneOptions;
 
 use super::convert::{all, date_ms, num, oid};
 use super::{MongoStore, err};
 use crate::model::Id;
-use crate::store::{StoreError, StoreResult, Window};
+use crate::store::history::{Buckets, Col, Extra, Plan};
+use crate::store::{StoreResult, Window};
 
-pub(super) use crate::store::rollup::{Agg, RES_1H, RES_5M, ceil, floor};
+pub(super) use crate::store::rollup::{Agg, RES_1H, RES_5M, floor};
 
-/// A series description: field key, path in a raw document, aggregation.
+/// An aggregate, carrying the non-numeric fields by key.
+pub(super) type Acc = crate::store::history::Acc<Document>;
+
+/// A series description: numeric fields (key, path in a raw document, aggregation).
 pub(super) struct Series {
     pub raw: &'static str,
     pub rollup: &'static str,
     pub keyed: bool,
-    pub cols: &'static [(&'static str, &'static str, Agg)],
+    pub cols: &'static [Col],
     /// Raw paths whose maxima are kept as `max.cpu`, `max.memory`, `max.disk`.
     pub peaks: [&'static str; 3],
     /// Non-numeric raw fields carried along (any sample's value): key, raw path.
@@ -34,52 +36,13 @@ pub(super) struct Series {
 
 const PEAK_KEYS: [&str; 3] = ["cpu", "memory", "disk"];
 
-/// An aggregate of one or more samples.
-#[derive(Debug, Clone, PartialEq)]
-pub(super) struct Acc {
-    pub n: f64,
-    pub ts_sum: f64,
-    pub vals: Vec<f64>,
-    pub peaks: [f64; 3],
-    /// The carried fields, by key.
-    pub carried: Document,
-}
-
-impl Acc {
-    fn merge(&mut self, o: Acc, cols: &[(&str, &str, Agg)]) {
-        self.n += o.n;
-        self.ts_sum += o.ts_sum;
-        for (i, (_, _, agg)) in cols.iter().enumerate() {
-            let b = o.vals.get(i).copied().unwrap_or(0.0);
-            if let Some(v) = self.vals.get_mut(i) {
-                *v = if *agg == Agg::Mean { *v + b } else { v.max(b) };
-            }
-        }
-        for (p, q) in self.peaks.iter_mut().zip(o.peaks) {
-            *p = p.max(q);
-        }
-        for (k, v) in o.carried {
+/// Carried fields: a later sample's non-null value wins.
+impl Extra for Document {
+    fn absorb(&mut self, other: Self) {
+        for (k, v) in other {
             if !matches!(v, Bson::Null) {
-                self.carried.insert(k, v);
+                self.insert(k, v);
             }
-        }
-    }
-
-    /// Field `i` as the bucket's value (mean or last).
-    pub fn value(&self, cols: &[(&str, &str, Agg)], i: usize) -> f64 {
-        let v = self.vals.get(i).copied().unwrap_or(0.0);
-        match cols.get(i) {
-            Some((_, _, Agg::Mean)) if self.n > 0.0 => v / self.n,
-            _ => v,
-        }
-    }
-
-    /// Mean sample time, ms.
-    pub fn ts(&self) -> i64 {
-        if self.n > 0.0 {
-            (self.ts_sum / self.n).round() as i64
-        } else {
-            0
         }
     }
 }
@@ -110,14 +73,14 @@ impl Series {
             into.insert("n", doc! { "$sum": 1 });
             into.insert("ts", doc! { "$sum": long_of("timestamp") });
         }
-        for (key, path, agg) in self.cols {
+        for c in self.cols {
             let src = if from_rollup {
-                format!("$v.{key}")
+                format!("$v.{}", c.key)
             } else {
-                format!("${path}")
+                format!("${}", c.path)
             };
-            let op = if *agg == Agg::Mean { "$sum" } else { "$max" };
-            into.insert(format!("v_{key}"), doc! { op: src });
+            let op = if c.agg == Agg::Mean { "$sum" } else { "$max" };
+            into.insert(format!("v_{}", c.key), doc! { op: src });
         }
         for (i, path) in self.peaks.iter().enumerate() {
             let src = if from_rollup {
@@ -150,18 +113,18 @@ impl Series {
             vals: self
                 .cols
                 .iter()
-                .map(|(k, _, _)| num(d.get(format!("v_{k}"))))
+                .map(|c| num(d.get(format!("v_{}", c.key))))
                 .collect(),
             peaks: [0, 1, 2].map(|i| num(d.get(format!("p_{i}")))),
-            carried,
+            extra: carried,
         }
     }
 
     /// A roll-up document from an aggregate.
     fn rollup_doc(&self, res: i64, bucket: i64, site: Option<&Bson>, a: &Acc) -> Document {
         let mut v = Document::new();
-        for (i, (key, _, _)) in self.cols.iter().enumerate() {
-            v.insert(*key, a.vals.get(i).copied().unwrap_or(0.0));
+        for (i, c) in self.cols.iter().enumerate() {
+            v.insert(c.key, a.vals.get(i).copied().unwrap_or(0.0));
         }
         let mut d = doc! { "res": res, "bucket": date_ms(bucket) };
         if let Some(s) = site {
@@ -175,7 +138,7 @@ impl Series {
             doc! { "cpu": a.peaks[0], "memory": a.peaks[1], "disk": a.peaks[2] },
         );
         if !self.carried.is_empty() {
-            d.insert("host", a.carried.clone());
+            d.insert("host", a.extra.clone());
         }
         d
     }
@@ -230,18 +193,12 @@ impl Series {
         s: &MongoStore,
         coll: &str,
         pipeline: Vec<Document>,
-        into: &mut BTreeMap<i64, Acc>,
+        into: &mut Buckets<Document>,
     ) -> StoreResult<()> {
         let cursor = s.coll(coll).aggregate(pipeline).await.map_err(err)?;
         for d in all(cursor).await? {
             let key = num(d.get("_id")).round() as i64;
-            let acc = self.read_acc(&d);
-            match into.get_mut(&key) {
-                Some(prev) => prev.merge(acc, self.cols),
-                None => {
-                    into.insert(key, acc);
-                }
-            }
+            into.add(key, self.read_acc(&d), self.cols);
         }
         Ok(())
     }
@@ -255,32 +212,17 @@ impl Series {
         w: Window,
         limit: usize,
     ) -> StoreResult<Vec<Acc>> {
-        let (from, to) = (w.from.timestamp_millis(), w.to.timestamp_millis());
-        if to <= from || limit == 0 {
-            return Err(StoreError::Invalid("empty window or zero limit".to_owned()));
-        }
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let width = ((to - from) + limit - 1) / limit;
-        let oldest_raw = self.oldest(s, site, None).await?;
-        let oldest_5m = self.oldest(s, site, Some(RES_5M)).await?;
-        let oldest_1h = self.oldest(s, site, Some(RES_1H)).await?;
-        let b0 = oldest_raw.map_or(to, |t| ceil(t, RES_5M));
-        let raw_lo = if oldest_5m.is_some_and(|m| m < b0) {
-            b0
-        } else {
-            from
-        };
-        let b1 = oldest_5m.map_or(raw_lo, |t| ceil(t, RES_1H));
-        let m5_lo = if oldest_1h.is_some_and(|h| h < b1) {
-            b1
-        } else {
-            from
-        };
-
-        let mut buckets: BTreeMap<i64, Acc> = BTreeMap::new();
-        let lo = raw_lo.max(from);
-        if lo < to {
-            let mut m = doc! { "timestamp": { "$gte": date_ms(lo), "$lt": date_ms(to) } };
+        let plan = Plan::new(w, limit)?;
+        let (from, width) = (plan.from, plan.width);
+        let ranges = plan.ranges(
+            self.oldest(s, site, None).await?,
+            self.oldest(s, site, Some(RES_5M)).await?,
+            self.oldest(s, site, Some(RES_1H)).await?,
+        );
+        let mut buckets = Buckets::new();
+        let (lo, hi) = ranges.raw;
+        if lo < hi {
+            let mut m = doc! { "timestamp": { "$gte": date_ms(lo), "$lt": date_ms(hi) } };
             self.site_filter(site, &mut m);
             let rel = Bson::Document(doc! { "$subtract": [long_of("timestamp"), from] });
             let mut g = doc! { "_id": floor_expr(rel, width) };
@@ -293,12 +235,7 @@ impl Series {
             )
             .await?;
         }
-        for (res, lo, hi) in [(RES_5M, m5_lo, raw_lo), (RES_1H, from, m5_lo)] {
-            let hi = hi.min(to);
-            if hi <= from {
-                continue;
-            }
-            let lo = lo.max(from - res + 1);
+        for (res, lo, hi) in ranges.rollups {
             let mut m = doc! { "res": res, "bucket": { "$gte": date_ms(lo), "$lt": date_ms(hi) } };
             self.site_filter(site, &mut m);
             let rel = Bson::Document(doc! {
@@ -314,7 +251,7 @@ impl Series {
             )
             .await?;
         }
-        Ok(buckets.into_values().filter(|a| a.n > 0.0).collect())
+        Ok(buckets.points())
     }
 
     /// Rolls `[lo, hi)` up into `res` buckets, from raw samples (`src = None`) or from roll-ups

@@ -24,9 +24,11 @@ pub fn parse_id(raw: &str, what: &str) -> Result<Id, ApiError> {
 }
 
 /// `{"success": true, "data": ...}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Envelope<T: Serialize> {
+    /// Always `true`.
     success: bool,
+    /// The answer.
     data: T,
 }
 

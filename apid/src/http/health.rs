@@ -14,6 +14,22 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/api/health", get(health))
 }
 
+/// The health route's documentation.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(health))]
+pub struct Doc;
+
+/// `GET /api/health`.
+#[utoipa::path(
+    get,
+    path = "/api/health",
+    tag = "health",
+    responses((
+        status = 200,
+        description = "`{success, status: \"ok\", degraded, version, timestamp, uptime, agent, store, poller}` (no `data` envelope)",
+        body = Object
+    ))
+)]
 async fn health(State(state): State<AppState>) -> axum::Json<Value> {
     let live = state.live();
     let agent = state.agent.state();

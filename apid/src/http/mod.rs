@@ -36,6 +36,10 @@ pub fn app(state: AppState) -> Router {
         .merge(openapi::routes())
         .merge(crate::ws::routes())
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::count_requests,
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -6,7 +6,7 @@ use super::Id;
 use super::time::{Timestamp, iso, iso_opt};
 
 /// What an alert is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertType {
     /// CPU above a threshold (server, or a site against its limit).
@@ -48,7 +48,19 @@ impl AlertType {
 }
 
 /// How bad.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// For information.
@@ -81,7 +93,7 @@ impl Severity {
 }
 
 /// Lifecycle: `active → acknowledged → resolved` (or straight to resolved).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum AlertStatus {
     /// Open, not yet seen.
@@ -116,7 +128,7 @@ impl AlertStatus {
 }
 
 /// Who resolved an alert.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum ResolvedBy {
     /// A user (`POST .../resolve`).
@@ -131,7 +143,7 @@ impl ResolvedBy {
 }
 
 /// The literal `"system"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SystemMarker {
     /// `"system"`.
@@ -139,7 +151,7 @@ pub enum SystemMarker {
 }
 
 /// A stored alert (Twoine's `alerts` document, plus `resolvedBy` and `clearSince`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Alert {
     /// Identifier.
@@ -168,23 +180,27 @@ pub struct Alert {
     pub acknowledged_by: Option<Id>,
     /// When.
     #[serde(default, with = "iso_opt")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub acknowledged_at: Option<Timestamp>,
     /// When opened.
     #[serde(with = "iso")]
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
     /// When resolved.
     #[serde(default, with = "iso_opt")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub resolved_at: Option<Timestamp>,
     /// Who resolved it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolved_by: Option<ResolvedBy>,
     /// Since when its condition has been continuously clear (drives auto-resolve).
     #[serde(default, with = "iso_opt", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub clear_since: Option<Timestamp>,
 }
 
 /// `{id, name, displayName}` of a site or service in an alert view.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NamedRef {
     /// Identifier.
@@ -196,7 +212,7 @@ pub struct NamedRef {
 }
 
 /// `{id, username}` of the acknowledging user.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UserRef {
     /// Identifier.
     pub id: Id,
@@ -205,7 +221,7 @@ pub struct UserRef {
 }
 
 /// The alert as `/api/stats/alerts` shows it (CONTRACT §4), references resolved to names.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AlertView {
     /// Identifier.
@@ -229,12 +245,15 @@ pub struct AlertView {
     pub acknowledged_by: Option<UserRef>,
     /// When acknowledged.
     #[serde(with = "iso_opt")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub acknowledged_at: Option<Timestamp>,
     /// When opened.
     #[serde(with = "iso")]
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
     /// When resolved.
     #[serde(with = "iso_opt")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub resolved_at: Option<Timestamp>,
     /// `"system"` or the resolving user's id, when resolved.
     #[serde(skip_serializing_if = "Option::is_none")]

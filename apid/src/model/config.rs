@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 pub const CONFIG_ID: &str = "monitoring_config";
 
 /// Monitoring settings; every field has a default, so a partial or absent document reads whole.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct MonitoringConfig {
     /// Always `"monitoring_config"`.
@@ -42,7 +42,7 @@ impl Default for MonitoringConfig {
 }
 
 /// `alertThresholds`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct AlertThresholds {
     /// CPU, default 70 / 90.
@@ -73,7 +73,7 @@ impl Default for AlertThresholds {
 }
 
 /// A warning and a critical level, percent.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Threshold {
     /// Warning at or above.
     pub warning: f64,
@@ -82,7 +82,7 @@ pub struct Threshold {
 }
 
 /// One invalid field, named by its JSON path (`alertThresholds.cpu.warning`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FieldError {
     /// JSON path of the field.
     pub field: String,

@@ -149,3 +149,20 @@ impl<'de> Deserialize<'de> for Id {
         d.deserialize_any(V)
     }
 }
+
+/// In the OpenAPI document: a string of 24 lowercase hex digits.
+impl utoipa::PartialSchema for Id {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some("^[0-9a-f]{24}$"))
+            .min_length(Some(24))
+            .max_length(Some(24))
+            .description(Some(
+                "Identifier: 24 lowercase hex digits (a MongoDB ObjectId)",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Id {}

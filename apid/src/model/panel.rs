@@ -23,7 +23,7 @@ impl fmt::Debug for PasswordHash {
 }
 
 /// A user's role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Sees and does everything.
@@ -35,7 +35,7 @@ pub enum Role {
 }
 
 /// A user's account status; missing reads as `active`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum UserStatus {
     /// May log in.
@@ -48,7 +48,7 @@ pub enum UserStatus {
 }
 
 /// A user's access level to one site.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum AccessLevel {
     /// Full control of the site.
@@ -60,7 +60,7 @@ pub enum AccessLevel {
 }
 
 /// One entry of `users.sites`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SiteAccess {
     /// The site.
@@ -69,6 +69,7 @@ pub struct SiteAccess {
     pub access_level: AccessLevel,
     /// When the access was granted.
     #[serde(default, with = "iso_opt")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub assigned_at: Option<Timestamp>,
 }
 
@@ -109,7 +110,7 @@ pub struct User {
 }
 
 /// A site's lifecycle state; `deleted` is a soft delete.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SiteStatus {
     /// Waiting for creation.
@@ -257,7 +258,7 @@ pub struct Site {
 }
 
 /// A service's observed state (`status.current`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ServiceState {
     /// Not known yet.
@@ -293,7 +294,7 @@ impl ServiceState {
 }
 
 /// A service's wanted state (`status.desired`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DesiredState {
     /// Should be stopped.
@@ -304,7 +305,7 @@ pub enum DesiredState {
 }
 
 /// `services.status`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ServiceStatus {
     /// Observed.
     #[serde(default)]
@@ -324,7 +325,7 @@ pub struct SystemdRef {
 }
 
 /// `services.resources`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ServiceResources {
     /// Memory limit, MB (default 256).
     #[serde(rename = "maxMemoryMB", default = "d256")]
@@ -440,7 +441,7 @@ pub struct Database {
 }
 
 /// `/api/stats/databases`: `{total, byType: {mongodb, mysql, postgresql}}`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DatabaseCounts {
     /// All databases.
@@ -450,7 +451,7 @@ pub struct DatabaseCounts {
 }
 
 /// Per-engine counts.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DatabaseTypeCounts {
     /// MongoDB databases.
     pub mongodb: u64,

@@ -8,7 +8,7 @@ use super::time::{Timestamp, iso, ser_round1};
 use super::{Id, SiteStatus};
 
 /// One sample of the whole server.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ServerStats {
     /// Processor.
     pub cpu: Cpu,
@@ -28,6 +28,7 @@ pub struct ServerStats {
     pub system: SystemInfo,
     /// When sampled.
     #[serde(with = "iso")]
+    #[schema(value_type = String, format = DateTime)]
     pub timestamp: Timestamp,
     /// In a downsampled history point: the highest values within the point's span.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -35,7 +36,7 @@ pub struct ServerStats {
 }
 
 /// `cpu`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Cpu {
     /// Busy share of all CPUs between two samples.
@@ -52,7 +53,7 @@ pub struct Cpu {
 }
 
 /// `cpu.loadAvg`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LoadAvg {
     /// 1 minute.
     pub one: f64,
@@ -63,7 +64,7 @@ pub struct LoadAvg {
 }
 
 /// `memory` (bytes); `used = total − available`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Memory {
     /// Total.
     pub total: u64,
@@ -83,7 +84,7 @@ pub struct Memory {
 }
 
 /// `disk` (bytes), as `df -B1 /`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Disk {
     /// Size.
     pub total: u64,
@@ -96,7 +97,7 @@ pub struct Disk {
 }
 
 /// `network`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Network {
     /// Bytes received.
@@ -110,7 +111,7 @@ pub struct Network {
 }
 
 /// `processes`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Processes {
     /// All.
     pub total: u32,
@@ -123,7 +124,7 @@ pub struct Processes {
 }
 
 /// `totals`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Totals {
     /// Sites (not deleted).
@@ -139,7 +140,7 @@ pub struct Totals {
 }
 
 /// `system`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SystemInfo {
     /// Host name (shown by the panels).
     pub hostname: String,
@@ -155,7 +156,7 @@ pub struct SystemInfo {
 }
 
 /// Highest percents within a downsampled history point.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PeakPercents {
     /// CPU.
     #[serde(serialize_with = "ser_round1")]
@@ -169,7 +170,7 @@ pub struct PeakPercents {
 }
 
 /// One sample of one site.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SiteStats {
     /// The site's processes' CPU.
     pub cpu: SiteCpu,
@@ -189,6 +190,7 @@ pub struct SiteStats {
     pub limits: Limits,
     /// When sampled.
     #[serde(with = "iso")]
+    #[schema(value_type = String, format = DateTime)]
     pub timestamp: Timestamp,
     /// In a downsampled history point: the highest values within the point's span.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -196,7 +198,7 @@ pub struct SiteStats {
 }
 
 /// Site `cpu`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SiteCpu {
     /// Percent of one core over the last interval (may exceed 100).
@@ -207,7 +209,7 @@ pub struct SiteCpu {
 }
 
 /// Site `memory`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SiteMemory {
     /// Resident bytes.
@@ -220,7 +222,7 @@ pub struct SiteMemory {
 }
 
 /// Site `disk`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SiteDisk {
     /// Bytes (as `du -sb`).
@@ -235,7 +237,7 @@ pub struct SiteDisk {
 }
 
 /// `services` counts of a site.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ServiceCounts {
     /// All.
     pub total: u32,
@@ -248,7 +250,7 @@ pub struct ServiceCounts {
 }
 
 /// `site` block of site stats.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SiteInfo {
     /// Identifier.
@@ -262,7 +264,7 @@ pub struct SiteInfo {
 }
 
 /// `domains[]` of site stats.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DomainInfo {
     /// Name.
     pub domain: String,
@@ -271,7 +273,7 @@ pub struct DomainInfo {
 }
 
 /// `ports`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Ports {
     /// First.
     pub start: u16,
@@ -280,7 +282,7 @@ pub struct Ports {
 }
 
 /// `limits` (MB; cpu in percent of one core).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Limits {
     /// Memory, MB.
     pub memory: u64,
@@ -291,7 +293,7 @@ pub struct Limits {
 }
 
 /// A row of `/api/stats/services`: `{name, load, active, sub, running}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ServiceUnitRow {
     /// Unit name.
     pub name: String,

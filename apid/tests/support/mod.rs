@@ -1,5 +1,6 @@
 //! Shared test support.
 
 pub mod api;
+pub mod live;
 pub mod mongo_server;
 pub mod twoine_db;

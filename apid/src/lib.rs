@@ -5,6 +5,9 @@
 
 pub mod agent;
 pub mod alerts;
+pub mod cli;
+pub mod config;
+pub mod daemon;
 pub mod http;
 pub mod model;
 pub mod notify;

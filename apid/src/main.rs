@@ -1,8 +1,4 @@
-//! twoine-apid: arrives with the apid issues. Until then it only says so.
-fn main() {
-    eprintln!(
-        "twoine-apid {}: not built yet (see the apid issues)",
-        env!("CARGO_PKG_VERSION")
-    );
-    std::process::exit(2);
+//! twoine-apid: see the crate documentation in `lib.rs` and [`twoine_apid::cli`].
+fn main() -> std::process::ExitCode {
+    twoine_apid::cli::main()
 }

@@ -40,10 +40,19 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             metrics::count_requests,
         ))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(span_without_query))
         .with_state(state)
+}
+
+/// The request span: method and path only. The query is left out because a WebSocket token
+/// travels in `?token=` (CONTRACT §5), and headers are never recorded: no secret reaches a log.
+fn span_without_query<B>(req: &axum::http::Request<B>) -> tracing::Span {
+    tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
 }
 
 async fn not_found(uri: Uri) -> ApiError {
     ApiError::not_found(format!("Route {} not found", uri.path()))
 }
+
+#[cfg(test)]
+mod tests;

@@ -359,8 +359,38 @@ fn site_add_list_service_add_and_assign() {
     assert_eq!(helper.sites.len(), 1);
     assert_eq!(helper.sites[0].access_level, AccessLevel::Readonly);
 
+    // Unassign takes the entry away; a second time changes nothing; the owner keeps the site.
+    let out = fx.ok(&["unassign", "helper", "shop"]);
+    assert_eq!(out, "helper no longer has access to shop\n");
+    let helper = rt.block_on(store.user_by_login("helper")).unwrap().unwrap();
+    assert!(helper.sites.is_empty(), "{:?}", helper.sites);
+    assert!(
+        rt.block_on(store.sites_of_user(helper.id))
+            .unwrap()
+            .is_empty()
+    );
+    let out = fx.ok(&["unassign", "helper", "shop"]);
+    assert_eq!(
+        out,
+        "helper had no access entry for shop: nothing changed\n"
+    );
+    let out = fx.ok(&["unassign", "owner", "blog"]);
+    assert_eq!(
+        out,
+        "owner had no access entry for blog: nothing changed\n\
+         owner owns blog and keeps it (ownership is not an access entry)\n"
+    );
+    let owned: Vec<String> = rt
+        .block_on(store.sites_of_user(owner.id))
+        .unwrap()
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    assert_eq!(owned, ["blog", "shop"]);
+    fx.ok(&["assign", "helper", "shop", "--access", "readonly"]);
+
     // Refusals.
-    let cases: [(&[&str], i32, &str); 7] = [
+    let cases: [(&[&str], i32, &str); 10] = [
         (
             &["site", "add", "Bad_Name", "--owner", "owner"],
             2,
@@ -388,6 +418,9 @@ fn site_add_list_service_add_and_assign() {
             "invalid unit",
         ),
         (&["assign", "helper", "shop", "--access", "admin"], 2, ""),
+        (&["unassign", "nobody", "shop"], 1, "no user named nobody"),
+        (&["unassign", "helper", "nosite"], 1, "no site named nosite"),
+        (&["unassign", "helper"], 2, ""),
     ];
     for (args, want, text) in cases {
         let out = fx.run(args);
@@ -395,6 +428,8 @@ fn site_add_list_service_add_and_assign() {
         assert!(stderr(&out).contains(text), "{args:?}: {}", stderr(&out));
     }
     assert_eq!(rt.block_on(store.count_sites()).unwrap(), 2);
+    let helper = rt.block_on(store.user_by_login("helper")).unwrap().unwrap();
+    assert_eq!(helper.sites.len(), 1, "refused unassigns change nothing");
 }
 
 #[test]

@@ -53,6 +53,7 @@ both_stores!(
     service_status_reaches_all_admins_and_the_sites_subscribers,
     a_client_that_stops_answering_pings_is_closed,
     a_user_blocked_mid_session_loses_the_socket,
+    a_collaborator_losing_access_mid_session_is_unsubscribed,
     websocket_stats_count_the_live_connections,
     message_size_and_subscription_count_are_capped,
 );
@@ -553,6 +554,91 @@ async fn a_user_blocked_mid_session_loses_the_socket(backend: Backend) {
         .err()
         .unwrap();
     assert_eq!(refused(e).0, 403);
+}
+
+async fn a_collaborator_losing_access_mid_session_is_unsubscribed(backend: Backend) {
+    let api = TestApi::start(backend).await;
+    let alpha_subs = |api: &TestApi| {
+        api.state
+            .hub
+            .stats()
+            .site_subscriptions
+            .get(&alpha().to_string())
+            .copied()
+    };
+    // Told by whoever changed the user (`twoine-apid unassign`): at once.
+    let mut collab = connect(&api, &api.token(Who::Collaborator)).await;
+    collab.subscribed("site", Some(alpha())).await;
+    collab.subscribed("alerts", None).await;
+    let mut owner = connect(&api, &api.token(Who::SiteOwner)).await;
+    owner.subscribed("site", Some(alpha())).await;
+    assert_eq!(alpha_subs(&api), Some(2));
+    assert!(
+        api.store
+            .remove_site_access(Who::Collaborator.id(), alpha())
+            .await
+            .unwrap()
+    );
+    api.state.hub.user_changed(Who::Collaborator.id());
+    assert_eq!(
+        collab.next_json().await,
+        json!({"type": "unsubscribed", "channel": "site", "siteId": id_of(alpha())})
+    );
+    eventually("the hub counts one alpha subscriber", || {
+        alpha_subs(&api) == Some(1)
+    })
+    .await;
+
+    let at = Utc::now();
+    api.publish(LiveSnapshot {
+        sites: vec![sample_site(alpha(), "alpha", at)],
+        ..sample_live(at)
+    });
+    let got = owner.next_json().await;
+    assert_eq!(
+        (got["type"].clone(), got["siteId"].clone()),
+        (json!("siteStats"), id_of(alpha()))
+    );
+    collab
+        .assert_silent(QUIET, "no alpha siteStats after losing access")
+        .await;
+    // The socket stays open, and alpha cannot be subscribed again.
+    assert_eq!(
+        collab.ask(json!({"type": "ping"})).await,
+        json!({"type": "pong"})
+    );
+    assert_eq!(
+        collab.subscribe("site", Some(alpha())).await,
+        json!({"type": "error", "message": "Access denied to this site"})
+    );
+
+    // Nobody told: the periodic re-check finds it.
+    api.state.hub.set_options(WsOptions {
+        recheck_every: Duration::from_millis(200),
+        ..WsOptions::default()
+    });
+    let mut readonly = connect(&api, &api.token(Who::ReadonlyAccess)).await;
+    readonly.subscribed("site", Some(alpha())).await;
+    assert!(
+        api.store
+            .remove_site_access(Who::ReadonlyAccess.id(), alpha())
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        readonly.next_json().await,
+        json!({"type": "unsubscribed", "channel": "site", "siteId": id_of(alpha())})
+    );
+    let later = at + chrono::Duration::seconds(30);
+    api.publish(LiveSnapshot {
+        sites: vec![sample_site(alpha(), "alpha", later)],
+        ..sample_live(later)
+    });
+    assert_eq!(owner.next_json().await["siteId"], id_of(alpha()));
+    readonly
+        .assert_silent(QUIET, "no alpha siteStats after the re-check")
+        .await;
+    collab.assert_silent(QUIET, "still nothing for alpha").await;
 }
 
 async fn websocket_stats_count_the_live_connections(backend: Backend) {

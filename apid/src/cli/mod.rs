@@ -1,5 +1,6 @@
 //! The command line of `twoine-apid`: `serve` (the daemon), `validate`, `gen-secret`, and the
-//! standalone administration commands (`user`, `site`, `service`, `assign`, `discover`) that
+//! standalone administration commands (`user`, `site`, `service`, `assign`, `unassign`,
+//! `discover`) that
 //! work on the configured store.
 //!
 //! Exit codes: 0 success, 1 failure (store, agent, conflict, refused write), 2 configuration
@@ -61,6 +62,14 @@ enum Command {
         /// Access level.
         #[arg(long, value_enum)]
         access: Access,
+    },
+    /// Take a user's access to a site away (a running daemon applies it within its WebSocket
+    /// re-check period; the site's owner keeps the site).
+    Unassign {
+        /// The user.
+        username: String,
+        /// The site.
+        site: String,
     },
     /// Register the sites found in SITES_DIR and their twoine-<site>-<service> units.
     Discover {
@@ -274,6 +283,7 @@ async fn admin(config: Config, command: Command) -> Result<(), CliError> {
             site,
             access,
         } => users::assign(store, &username, &site, access.into()).await,
+        Command::Unassign { username, site } => users::unassign(store, &username, &site).await,
         Command::Site(SiteCommand::Add(args)) => sites::add_site(store, &config, args).await,
         Command::Site(SiteCommand::List) => sites::list(store).await,
         Command::Service(ServiceCommand::Add(args)) => sites::add_service(store, args).await,

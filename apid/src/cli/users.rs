@@ -1,4 +1,4 @@
-//! `user add`, `user passwd`, `assign`, and the random secrets they need.
+//! `user add`, `user passwd`, `assign`, `unassign`, and the random secrets they need.
 
 use std::io::{BufRead, Read};
 
@@ -192,6 +192,30 @@ pub(super) async fn assign(
         AccessLevel::Readonly => "readonly",
     };
     println!("{username} now has {level} access to {}", site.name);
+    Ok(())
+}
+
+pub(super) async fn unassign(
+    store: &dyn crate::store::Store,
+    username: &str,
+    site: &str,
+) -> Result<(), CliError> {
+    let user = user_named(store, username).await?;
+    let site = super::sites::site_named(store, site).await?;
+    if store.remove_site_access(user.id, site.id).await? {
+        println!("{username} no longer has access to {}", site.name);
+    } else {
+        println!(
+            "{username} had no access entry for {}: nothing changed",
+            site.name
+        );
+    }
+    if site.owner == user.id {
+        println!(
+            "{username} owns {} and keeps it (ownership is not an access entry)",
+            site.name
+        );
+    }
     Ok(())
 }
 

@@ -24,8 +24,8 @@ use crate::notify::NotifyConfig;
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/twoine/apid.toml";
 /// The default listen address (nginx proxies to it).
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:3001";
-/// The embedded store's default file.
-pub const DEFAULT_DB_PATH: &str = "/var/lib/twoine/apid.db";
+/// The embedded store's default file (the store's own [`crate::store::embedded::DEFAULT_PATH`]).
+pub const DEFAULT_DB_PATH: &str = crate::store::embedded::DEFAULT_PATH;
 /// `SITES_DIR` of an installed Twoine.
 pub const DEFAULT_SITES_DIR: &str = "/var/www/twoine";
 /// The MongoDB database when the URI names none.

@@ -181,19 +181,12 @@ async fn list(
     let store_filter = AlertFilter {
         statuses: filter.statuses.clone(),
         sites,
-        // A severity filter is applied here, on the newest alerts of the other criteria.
-        limit: if filter.severities.is_empty() {
-            filter.limit
-        } else {
-            MAX_ALERTS
-        },
+        severities: filter.severities.clone(),
+        limit: filter.limit,
     };
     let alerts = state.store.list_alerts(&store_filter).await?;
     let mut out = Vec::new();
     for alert in alerts {
-        if !filter.severities.is_empty() && !filter.severities.contains(&alert.severity) {
-            continue;
-        }
         let site = match alert.site {
             Some(id) => names.site(id).await?,
             None => None,

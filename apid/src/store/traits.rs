@@ -5,7 +5,8 @@ use async_trait::async_trait;
 use super::StoreResult;
 use crate::model::{
     Alert, AlertStatus, DatabaseCounts, Domain, Id, MonitoringConfig, PasswordHash, ResolvedBy,
-    ServerStats, Service, ServiceStatus, Site, SiteAccess, SiteStats, Timestamp, User, UserStatus,
+    ServerStats, Service, ServiceStatus, Severity, Site, SiteAccess, SiteStats, Timestamp, User,
+    UserStatus,
 };
 
 /// `/api/stats/alerts` never returns more than this.
@@ -102,6 +103,10 @@ pub trait PanelWrite: Send + Sync {
     async fn set_password(&self, user: Id, hash: &PasswordHash) -> StoreResult<()>;
     /// Sets a user's account status (e.g. blocks them); `NotFound` for an unknown user.
     async fn set_user_status(&self, user: Id, status: UserStatus) -> StoreResult<()>;
+    /// Takes a user's access entry for a site away (`twoine-apid unassign`): `Ok(true)` if there
+    /// was one, `Ok(false)` if not; `NotFound` for an unknown user. Ownership is not an access
+    /// entry: an owner keeps their site.
+    async fn remove_site_access(&self, user: Id, site: Id) -> StoreResult<bool>;
 }
 
 /// Statistics snapshots and their history.
@@ -139,6 +144,9 @@ pub struct AlertFilter {
     /// `Some`: only alerts about these sites (a non-admin's view; server-wide alerts are left
     /// out). `None`: all.
     pub sites: Option<Vec<Id>>,
+    /// Severities wanted; empty means all. Applied in the query, so `limit` counts matching
+    /// alerts only.
+    pub severities: Vec<Severity>,
     /// At most this many (capped at [`MAX_ALERTS`]).
     pub limit: usize,
 }
@@ -148,6 +156,7 @@ impl Default for AlertFilter {
         Self {
             statuses: Vec::new(),
             sites: None,
+            severities: Vec::new(),
             limit: MAX_ALERTS,
         }
     }

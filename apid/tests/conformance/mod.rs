@@ -47,10 +47,12 @@ macro_rules! conformance_tests {
             prune_removes_exactly_what_is_past_retention,
             resolved_alerts_expire_7_days_after_resolved_at,
             alert_filters_newest_first_at_most_100,
+            alert_severity_filter_is_applied_before_the_cap,
             alert_lifecycle,
             config_round_trip_and_defaults_when_absent,
             invalid_history_requests_are_refused,
             user_status_write,
+            remove_site_access_takes_one_entry_away,
             set_password_replaces_the_hash_only
         );
     };
@@ -131,6 +133,61 @@ pub async fn installer_admin_reads_as_active_with_no_sites(h: &impl Harness) {
     assert!(s.user(id(99)).await.unwrap().is_none());
     assert_eq!(s.count_users().await.unwrap(), 1);
     assert!(s.sites_of_user(id(1)).await.unwrap().is_empty());
+}
+
+/// `twoine-apid unassign`: one access entry goes, the rest of the user and ownership stay.
+pub async fn remove_site_access_takes_one_entry_away(h: &impl Harness) {
+    h.import("users", installer_admin()).await;
+    h.import("users", json!({
+        "_id": {"$oid": oid(2)}, "username": "alice", "email": "alice@example.org", "role": "user",
+        "status": "active", "failedLoginAttempts": 0,
+        "password": "$2b$12$012345678901234567890uABCDEFGHIJKLMNOPQRSTUVWXYZabcd",
+        "sites": [
+            {"site": {"$oid": oid(11)}, "accessLevel": "collaborator", "assignedAt": {"$date": "2024-05-01T00:00:00Z"}},
+            {"site": {"$oid": oid(12)}, "accessLevel": "readonly", "assignedAt": {"$date": "2024-05-02T00:00:00Z"}}
+        ]
+    })).await;
+    h.import("sites", site_doc(10, "alpha", 2, "active")).await;
+    h.import("sites", site_doc(11, "beta", 1, "active")).await;
+    h.import("sites", site_doc(12, "gamma", 1, "active")).await;
+    let s = h.store();
+    let names = |sites: Vec<Site>| sites.into_iter().map(|s| s.name).collect::<Vec<_>>();
+    assert_eq!(
+        names(s.sites_of_user(id(2)).await.unwrap()),
+        ["alpha", "beta", "gamma"]
+    );
+    assert!(s.remove_site_access(id(2), id(11)).await.unwrap(), "had it");
+    let alice = s.user(id(2)).await.unwrap().unwrap();
+    assert_eq!(alice.sites.len(), 1);
+    assert_eq!(alice.sites[0].site, id(12));
+    assert_eq!(alice.sites[0].access_level, AccessLevel::Readonly);
+    assert_eq!((alice.status, alice.role), (UserStatus::Active, Role::User));
+    assert!(alice.password_hash.is_some(), "the hash is kept");
+    assert_eq!(
+        names(s.sites_of_user(id(2)).await.unwrap()),
+        ["alpha", "gamma"]
+    );
+    assert!(
+        !s.remove_site_access(id(2), id(11)).await.unwrap(),
+        "a second time: nothing to remove"
+    );
+    assert!(
+        !s.remove_site_access(id(2), id(10)).await.unwrap(),
+        "owning is not an access entry"
+    );
+    assert_eq!(
+        names(s.sites_of_user(id(2)).await.unwrap()),
+        ["alpha", "gamma"]
+    );
+    assert!(
+        !s.remove_site_access(id(2), id(77)).await.unwrap(),
+        "unknown site: nothing to remove"
+    );
+    assert!(matches!(
+        s.remove_site_access(id(99), id(11)).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(s.user(id(1)).await.unwrap().unwrap().sites.len(), 0);
 }
 
 /// Blocking a user (the WebSocket closes their sockets on it) keeps the rest of the record.
@@ -721,6 +778,7 @@ pub async fn alert_filters_newest_first_at_most_100(h: &impl Harness) {
             statuses: vec![AlertStatus::Resolved],
             sites: None,
             limit: 500,
+            ..Default::default()
         })
         .await
         .unwrap();
@@ -731,6 +789,7 @@ pub async fn alert_filters_newest_first_at_most_100(h: &impl Harness) {
             statuses: vec![AlertStatus::Active],
             sites: Some(vec![id(500)]),
             limit: 100,
+            ..Default::default()
         })
         .await
         .unwrap();
@@ -749,6 +808,7 @@ pub async fn alert_filters_newest_first_at_most_100(h: &impl Harness) {
             statuses: vec![],
             sites: Some(vec![]),
             limit: 100,
+            ..Default::default()
         })
         .await
         .unwrap();
@@ -764,6 +824,72 @@ pub async fn alert_filters_newest_first_at_most_100(h: &impl Harness) {
         three.iter().map(|a| a.id).collect::<Vec<_>>(),
         [id(150), id(148), id(147)]
     );
+}
+
+pub async fn alert_severity_filter_is_applied_before_the_cap(h: &impl Harness) {
+    let s = h.store();
+    let mut critical = alert(1, AlertStatus::Active, now() - Duration::hours(5), None);
+    critical.severity = Severity::Critical;
+    s.insert_alert(&critical).await.unwrap();
+    let mut error = alert(2, AlertStatus::Active, now() - Duration::hours(4), None);
+    error.severity = Severity::Error;
+    s.insert_alert(&error).await.unwrap();
+    for n in 10..160u32 {
+        let a = alert(
+            n,
+            AlertStatus::Active,
+            now() - Duration::minutes(i64::from(200 - n)),
+            None,
+        );
+        s.insert_alert(&a).await.unwrap();
+    }
+    let ids = |v: &[Alert]| v.iter().map(|a| a.id).collect::<Vec<_>>();
+    let all = s.list_alerts(&AlertFilter::default()).await.unwrap();
+    assert_eq!(all.len(), 100, "152 open alerts, capped at 100");
+    assert!(all.iter().all(|a| a.severity == Severity::Warning));
+    let crit = s
+        .list_alerts(&AlertFilter {
+            severities: vec![Severity::Critical],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(ids(&crit), [id(1)], "older than 150 warnings, still found");
+    let two = s
+        .list_alerts(&AlertFilter {
+            severities: vec![Severity::Error, Severity::Critical],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(ids(&two), [id(2), id(1)], "newest first");
+    let warnings = s
+        .list_alerts(&AlertFilter {
+            severities: vec![Severity::Warning],
+            limit: 500,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(warnings.len(), 100, "capped at 100");
+    assert_eq!(warnings[0].id, id(159));
+    let info = s
+        .list_alerts(&AlertFilter {
+            severities: vec![Severity::Info],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(info.is_empty());
+    let resolved_critical = s
+        .list_alerts(&AlertFilter {
+            statuses: vec![AlertStatus::Resolved],
+            severities: vec![Severity::Critical],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(resolved_critical.is_empty(), "both filters apply");
 }
 
 pub async fn alert_lifecycle(h: &impl Harness) {

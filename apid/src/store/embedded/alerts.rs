@@ -124,6 +124,14 @@ impl AlertStore for EmbeddedStore {
                 }
                 q.push(')');
             }
+            if !filter.severities.is_empty() {
+                q.push_str(" AND severity IN (");
+                for (i, s) in filter.severities.iter().enumerate() {
+                    q.push_str(if i == 0 { "?" } else { ", ?" });
+                    params.push(Box::new(s.as_str()));
+                }
+                q.push(')');
+            }
             let limit = i64::try_from(filter.limit.min(MAX_ALERTS)).unwrap_or(0);
             q.push_str(" ORDER BY created_at DESC, id DESC LIMIT ?");
             params.push(Box::new(limit));

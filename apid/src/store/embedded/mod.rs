@@ -1,5 +1,5 @@
 //! The embedded store: one SQLite file (bundled SQLite through rusqlite), default
-//! `/var/lib/twoine/twoine.db`.
+//! `/var/lib/twoine/apid.db` ([`DEFAULT_PATH`]).
 //!
 //! Durability: WAL journal with `synchronous=NORMAL`. A transaction is committed once its
 //! frames are in the WAL file; a process kill (even `kill -9`) cannot undo that, because the
@@ -26,8 +26,8 @@ use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 use super::{StoreError, StoreResult};
 
-/// Where the file lives by default.
-pub const DEFAULT_PATH: &str = "/var/lib/twoine/twoine.db";
+/// Where the file lives by default (the configuration's default too: `config::DEFAULT_DB_PATH`).
+pub const DEFAULT_PATH: &str = "/var/lib/twoine/apid.db";
 
 /// The SQLite-backed store. Cheap to clone (shared connection).
 #[derive(Clone)]

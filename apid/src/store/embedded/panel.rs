@@ -465,4 +465,17 @@ impl PanelWrite for EmbeddedStore {
         self.call(move |c| update_user(c, user, |u| u.status = status))
             .await
     }
+
+    async fn remove_site_access(&self, user: Id, site: Id) -> StoreResult<bool> {
+        self.call(move |c| {
+            let mut removed = false;
+            update_user(c, user, |u| {
+                let before = u.sites.len();
+                u.sites.retain(|a| a.site != site);
+                removed = u.sites.len() != before;
+            })?;
+            Ok(removed)
+        })
+        .await
+    }
 }

@@ -106,6 +106,10 @@ impl AlertStore for MongoStore {
             let ids: Vec<Bson> = sites.iter().map(|s| Bson::ObjectId(oid(*s))).collect();
             f.insert("site", doc! { "$in": ids });
         }
+        if !filter.severities.is_empty() {
+            let severities: Vec<&str> = filter.severities.iter().map(|s| s.as_str()).collect();
+            f.insert("severity", doc! { "$in": severities });
+        }
         let limit = i64::try_from(filter.limit.min(MAX_ALERTS)).unwrap_or(0);
         if limit == 0 {
             return Ok(Vec::new());

@@ -266,4 +266,19 @@ impl PanelWrite for MongoStore {
         }
         Ok(())
     }
+
+    async fn remove_site_access(&self, user: Id, site: Id) -> StoreResult<bool> {
+        let r = self
+            .coll(USERS)
+            .update_one(
+                doc! { "_id": oid(user) },
+                doc! { "$pull": { "sites": { "site": oid(site) } } },
+            )
+            .await
+            .map_err(err)?;
+        if r.matched_count == 0 {
+            return Err(StoreError::NotFound(format!("user {user}")));
+        }
+        Ok(r.modified_count > 0)
+    }
 }

@@ -5,7 +5,8 @@ set -euo pipefail
 need=(gcc pkg-config)
 case "${1:-run}" in
   run) ;;
-  test) need+=(debootstrap qemu-system-x86 e2fsprogs util-linux findutils coreutils python3-venv) ;;
+  # wrk: HTTP load for `cargo bench -p twoine-apid --bench api` (about 0.4 MB with luajit).
+  test) need+=(debootstrap qemu-system-x86 e2fsprogs util-linux findutils coreutils python3-venv wrk) ;;
   *) echo "usage: $0 run|test" >&2; exit 2 ;;
 esac
 missing=()

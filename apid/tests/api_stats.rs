@@ -37,6 +37,7 @@ both!(
     server_stats_say_when_the_agent_is_away,
     system_hides_host_details_from_non_admins,
     sites_list_measured_and_unmeasured_sites,
+    sites_list_follows_each_snapshot_and_new_sites,
     site_stats_have_the_contract_shape,
     site_routes_answer_400_then_404_then_403,
     server_history_covers_the_window_ascending,
@@ -395,6 +396,59 @@ async fn sites_list_measured_and_unmeasured_sites(backend: Backend) {
         assert_eq!(status, StatusCode::FORBIDDEN, "{who:?}: {body}");
         assert_error(&body, "sites non-admin");
     }
+}
+
+/// `/api/stats/sites` reuses its body while nothing changed: a new snapshot, or a site added
+/// between two polls, must show at once.
+async fn sites_list_follows_each_snapshot_and_new_sites(backend: Backend) {
+    let api = TestApi::start(backend).await;
+    let admin = api.token(Who::Admin);
+    let now = Utc::now();
+    let cpu_of_alpha =
+        |body: &Value| data(body, "sites").as_array().unwrap()[0]["cpu"]["percent"].clone();
+
+    let mut live = snapshot(now, Some(server_stats(now, 10.0)));
+    live.sites = vec![
+        site_stats(alpha(), "alpha", now, 20.0),
+        site_stats(beta(), "beta", now, 1.0),
+    ];
+    api.publish(live.clone());
+    let first = api.get("/api/stats/sites", Some(&admin)).await.1;
+    assert_eq!(cpu_of_alpha(&first), json!(20.0));
+    assert_eq!(
+        api.get("/api/stats/sites", Some(&admin)).await.1,
+        first,
+        "same snapshot, same answer"
+    );
+
+    let later = now + Duration::seconds(30);
+    live.sites = vec![
+        site_stats(alpha(), "alpha", later, 35.5),
+        site_stats(beta(), "beta", later, 1.0),
+    ];
+    api.publish(live.clone());
+    let second = api.get("/api/stats/sites", Some(&admin)).await.1;
+    assert_eq!(
+        cpu_of_alpha(&second),
+        json!(35.5),
+        "the new snapshot shows: {second}"
+    );
+
+    api.import(
+        "sites",
+        json!({"_id": {"$oid": oid(110)}, "name": "aardvark", "displayName": "AARDVARK",
+               "owner": {"$oid": Who::Admin.id().to_string()}, "status": "active"}),
+    )
+    .await;
+    let third = api.get("/api/stats/sites", Some(&admin)).await.1;
+    let list = data(&third, "sites").as_array().unwrap();
+    assert_eq!(
+        list.len(),
+        3,
+        "the site added between two polls shows at once: {third}"
+    );
+    assert_eq!(list[0]["site"]["name"], "aardvark");
+    assert_eq!(list[0]["error"], "Statistics not available yet");
 }
 
 async fn site_stats_have_the_contract_shape(backend: Backend) {

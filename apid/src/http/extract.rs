@@ -32,6 +32,16 @@ pub struct Envelope<T: Serialize> {
     data: T,
 }
 
+impl<T: Serialize> Envelope<T> {
+    /// The success envelope around `data`.
+    pub fn new(data: T) -> Self {
+        Self {
+            success: true,
+            data,
+        }
+    }
+}
+
 /// Wraps `data` in the success envelope.
 pub fn ok<T: Serialize>(data: T) -> axum::Json<Envelope<T>> {
     axum::Json(Envelope {

@@ -74,6 +74,8 @@ pub struct Inner {
     pub login_limiter: LoginLimiter,
     /// apid's own counters for `/metrics`.
     pub counters: Counters,
+    /// The last `/api/stats/sites` body and what it was built from.
+    pub sites_cache: super::stats::SitesCache,
 }
 
 impl AppState {
@@ -94,6 +96,7 @@ impl AppState {
             hub: Hub::default(),
             login_limiter: LoginLimiter::default(),
             counters: Counters::default(),
+            sites_cache: Default::default(),
         }))
     }
 

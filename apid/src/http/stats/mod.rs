@@ -16,7 +16,10 @@ mod server;
 mod services;
 mod sites;
 
+use std::sync::{Arc, Mutex};
+
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::Path;
 use axum::extract::rejection::PathRejection;
 use axum::routing::get;
@@ -28,6 +31,7 @@ use super::error::{ApiError, ApiResult};
 use super::extract::parse_id;
 use super::state::AppState;
 use crate::model::{Site, SiteInfo, SiteStatus, Timestamp};
+use crate::poller::LiveSnapshot;
 
 pub use history::{
     DEFAULT_HISTORY_HOURS, DEFAULT_HISTORY_LIMIT, HistoryQuery, MAX_HISTORY_HOURS,
@@ -106,5 +110,60 @@ fn mark_freshness(value: &mut Value, stale_since: Option<Timestamp>) {
             "staleSince".to_owned(),
             json!(stale_since.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))),
         );
+    }
+}
+
+/// A stats object with `stale` and `staleSince` beside its own fields, serialized in one pass
+/// (no intermediate `serde_json::Value`).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Fresh<T> {
+    #[serde(flatten)]
+    data: T,
+    stale: bool,
+    #[serde(with = "crate::model::time::iso_opt")]
+    stale_since: Option<Timestamp>,
+}
+
+impl<T> Fresh<T> {
+    fn new(data: T, stale_since: Option<Timestamp>) -> Self {
+        Self {
+            data,
+            stale: stale_since.is_some(),
+            stale_since,
+        }
+    }
+}
+
+/// The last `/api/stats/sites` body, reused while the poller's snapshot and the site list are
+/// the ones it was built from (the answer changes only when a poll publishes or a site is
+/// added, renamed or removed). Holding the snapshot's `Arc` keeps the comparison exact.
+#[derive(Default)]
+pub struct SitesCache(Mutex<Option<SitesBody>>);
+
+struct SitesBody {
+    live: Arc<LiveSnapshot>,
+    sites: Vec<Site>,
+    body: Bytes,
+}
+
+impl std::fmt::Debug for SitesCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SitesCache")
+    }
+}
+
+impl SitesCache {
+    /// The cached body, if built from this very snapshot and site list.
+    fn get(&self, live: &Arc<LiveSnapshot>, sites: &[Site]) -> Option<Bytes> {
+        let guard = self.0.lock().ok()?;
+        let cached = guard.as_ref()?;
+        (Arc::ptr_eq(&cached.live, live) && cached.sites == sites).then(|| cached.body.clone())
+    }
+
+    fn put(&self, live: Arc<LiveSnapshot>, sites: Vec<Site>, body: Bytes) {
+        if let Ok(mut guard) = self.0.lock() {
+            *guard = Some(SitesBody { live, sites, body });
+        }
     }
 }

@@ -5,7 +5,7 @@ use axum::extract::State;
 use serde_json::Value;
 
 use super::history::HistoryQuery;
-use super::{mark_freshness, to_json};
+use super::{Fresh, mark_freshness, to_json};
 use crate::http::auth::{Admin, Caller};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{ApiQuery, Envelope, ok};
@@ -32,8 +32,9 @@ const ADMIN_ONLY_KEYS: [&str; 4] = ["network", "processes", "system", "networks"
 pub(super) async fn server(
     _admin: Admin,
     State(state): State<AppState>,
-) -> ApiResult<Json<Envelope<Value>>> {
-    Ok(ok(current(&state).await?))
+) -> ApiResult<Json<Envelope<Fresh<ServerStats>>>> {
+    let (stats, stale_since) = latest(&state).await?;
+    Ok(ok(Fresh::new(stats, stale_since)))
 }
 
 /// `GET /api/stats/system` (any caller): the server stats; non-admins get no `network`,
@@ -99,6 +100,14 @@ pub(super) async fn history(
 /// away), else the newest stored one (stale since the poller's `stale_since`, or since it was
 /// taken), else 503.
 async fn current(state: &AppState) -> ApiResult<Value> {
+    let (stats, stale_since) = latest(state).await?;
+    let mut data = to_json(&stats)?;
+    mark_freshness(&mut data, stale_since);
+    Ok(data)
+}
+
+/// The newest server sample and since when it is stale (`None`: fresh).
+async fn latest(state: &AppState) -> ApiResult<(ServerStats, Option<Timestamp>)> {
     let live = state.live();
     let (stats, stale_since): (ServerStats, Option<Timestamp>) = match &live.server {
         Some(s) => (s.clone(), live.stale_since),
@@ -110,9 +119,7 @@ async fn current(state: &AppState) -> ApiResult<Value> {
             None => return Err(not_available(state)),
         },
     };
-    let mut data = to_json(&stats)?;
-    mark_freshness(&mut data, stale_since);
-    Ok(data)
+    Ok((stats, stale_since))
 }
 
 /// The 503 when there is no server sample at all, saying why.

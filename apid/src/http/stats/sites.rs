@@ -2,6 +2,9 @@
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::history::HistoryQuery;
@@ -10,7 +13,7 @@ use crate::http::auth::{Admin, Caller};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{ApiQuery, Envelope, ok};
 use crate::http::state::AppState;
-use crate::model::{Site, SiteStats};
+use crate::model::{Site, SiteInfo, SiteStats};
 use crate::poller::LiveSnapshot;
 use crate::store::Window;
 
@@ -31,32 +34,57 @@ const NOT_MEASURED: &str = "Statistics not available yet";
         (status = 503, description = "Store unavailable", body = crate::http::openapi::ErrorBody)
     )
 )]
-pub(super) async fn all(
-    _admin: Admin,
-    State(state): State<AppState>,
-) -> ApiResult<Json<Envelope<Vec<Value>>>> {
+pub(super) async fn all(_admin: Admin, State(state): State<AppState>) -> ApiResult<Response> {
     let live = state.live();
     let sites = state.store.sites().await?;
-    let mut out = Vec::with_capacity(sites.len());
-    for site in &sites {
-        out.push(entry(&state, &live, site).await?);
-    }
-    Ok(ok(out))
+    let body = match state.sites_cache.get(&live, &sites) {
+        Some(body) => body,
+        None => {
+            let mut from_store = false;
+            let mut entries = Vec::with_capacity(sites.len());
+            for site in &sites {
+                let entry = entry(&state, &live, site).await?;
+                from_store |= matches!(entry, Entry::Stored(_));
+                entries.push(entry);
+            }
+            let body = serde_json::to_vec(&Envelope::new(entries))
+                .map(axum::body::Bytes::from)
+                .map_err(|e| ApiError::Internal(format!("serialize sites: {e}")))?;
+            // A stored fallback can change without a new snapshot: only live answers are kept.
+            if !from_store {
+                state.sites_cache.put(live, sites, body.clone());
+            }
+            body
+        }
+    };
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+/// One entry of `/api/stats/sites`, serialized as the stats themselves or `{site, error}`.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Entry<'a> {
+    Live(&'a SiteStats),
+    Stored(Box<SiteStats>),
+    Error { site: SiteInfo, error: String },
 }
 
 /// One entry of `/api/stats/sites`.
-async fn entry(state: &AppState, live: &LiveSnapshot, site: &Site) -> ApiResult<Value> {
+async fn entry<'a>(state: &AppState, live: &'a LiveSnapshot, site: &Site) -> ApiResult<Entry<'a>> {
     if let Some(stats) = live.sites.iter().find(|s| s.site.id == site.id) {
-        return to_json(stats);
+        return Ok(Entry::Live(stats));
     }
     let error = match live.site_errors.iter().find(|e| e.site.id == site.id) {
         Some(e) => e.error.clone(),
         None => match state.store.latest_site_stats(site.id).await? {
-            Some(stats) => return to_json(&stats),
+            Some(stats) => return Ok(Entry::Stored(Box::new(stats))),
             None => NOT_MEASURED.to_owned(),
         },
     };
-    Ok(json!({ "site": site_info(site), "error": error }))
+    Ok(Entry::Error {
+        site: site_info(site),
+        error,
+    })
 }
 
 /// `GET /api/stats/site/:siteId` (admin, owner, or any access): the site's latest stats with

@@ -145,7 +145,13 @@ struct SitesBody {
     live: Arc<LiveSnapshot>,
     sites: Vec<Site>,
     body: Bytes,
+    /// When `sites` was last found equal to the store's list.
+    checked_at: std::time::Instant,
 }
+
+/// How long the site list compared with the store is trusted without reading it again: a site
+/// added, renamed or removed between two polls shows in `/api/stats/sites` within this time.
+pub const SITE_LIST_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl std::fmt::Debug for SitesCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -154,16 +160,34 @@ impl std::fmt::Debug for SitesCache {
 }
 
 impl SitesCache {
-    /// The cached body, if built from this very snapshot and site list.
-    fn get(&self, live: &Arc<LiveSnapshot>, sites: &[Site]) -> Option<Bytes> {
+    /// The cached body, if built from this very snapshot and its site list was checked against
+    /// the store less than [`SITE_LIST_TTL`] ago.
+    fn fresh(&self, live: &Arc<LiveSnapshot>) -> Option<Bytes> {
         let guard = self.0.lock().ok()?;
         let cached = guard.as_ref()?;
-        (Arc::ptr_eq(&cached.live, live) && cached.sites == sites).then(|| cached.body.clone())
+        (Arc::ptr_eq(&cached.live, live) && cached.checked_at.elapsed() < SITE_LIST_TTL)
+            .then(|| cached.body.clone())
+    }
+
+    /// The cached body, if built from this very snapshot and site list.
+    fn get(&self, live: &Arc<LiveSnapshot>, sites: &[Site]) -> Option<Bytes> {
+        let mut guard = self.0.lock().ok()?;
+        let cached = guard.as_mut()?;
+        if Arc::ptr_eq(&cached.live, live) && cached.sites == sites {
+            cached.checked_at = std::time::Instant::now();
+            return Some(cached.body.clone());
+        }
+        None
     }
 
     fn put(&self, live: Arc<LiveSnapshot>, sites: Vec<Site>, body: Bytes) {
         if let Ok(mut guard) = self.0.lock() {
-            *guard = Some(SitesBody { live, sites, body });
+            *guard = Some(SitesBody {
+                live,
+                sites,
+                body,
+                checked_at: std::time::Instant::now(),
+            });
         }
     }
 }

@@ -36,6 +36,9 @@ const NOT_MEASURED: &str = "Statistics not available yet";
 )]
 pub(super) async fn all(_admin: Admin, State(state): State<AppState>) -> ApiResult<Response> {
     let live = state.live();
+    if let Some(body) = state.sites_cache.fresh(&live) {
+        return Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response());
+    }
     let sites = state.store.sites().await?;
     let body = match state.sites_cache.get(&live, &sites) {
         Some(body) => body,

@@ -91,7 +91,7 @@ impl World {
         let agent = support::start_agent(&socket, &sites, systemd);
 
         let store = Arc::new(EmbeddedStore::open(&dir.path().join("apid.db")).unwrap());
-        let site = support::seed(&store, &root).await;
+        let site = support::seed(&*store, &root).await;
         let service = Service {
             id: Id::generate(),
             site: site.id,

@@ -81,7 +81,7 @@ async fn poller_stores_what_the_kernel_and_du_say_survives_the_agent_and_resumes
     let agent = start_agent(&socket_path, &sites, absent_systemd());
 
     let store = Arc::new(EmbeddedStore::open(&dir.path().join("apid.db")).unwrap());
-    let site = seed(&store, &root).await;
+    let site = seed(&*store, &root).await;
     let config = MonitoringConfig {
         // Memory over 99 % is not expected on a test host: a memory alert is clear here.
         alert_thresholds: AlertThresholds {

@@ -16,17 +16,13 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use mongodb::bson::{Document, doc};
 use twoine_apid::agent::{AgentClient, AgentClientConfig};
-use twoine_apid::model::{
-    Id, LinuxUser, MonitoringConfig, PortRange, Role, Site, SitePaths, SiteResources, SiteStatus,
-    Timestamp, User, UserStatus,
-};
+use twoine_apid::model::{MonitoringConfig, Timestamp};
 use twoine_apid::poller::{LiveSnapshot, Poller, PollerOptions};
-use twoine_apid::store::PanelWrite;
 use twoine_apid::store::mongo::MongoStore;
 
 #[path = "support/poller.rs"]
 mod support;
-use support::{absent_systemd, start_agent};
+use support::{absent_systemd, seed, start_agent};
 
 /// Runs the server in the background, writes its pid to `$2`, and kills it when our end of
 /// stdin closes (the kernel closes it however this process ends), so it never outlives us.
@@ -127,47 +123,6 @@ impl Server {
     }
 }
 
-async fn seed(store: &MongoStore, root: &Path) -> Site {
-    let owner = User {
-        id: Id::generate(),
-        username: "owner".into(),
-        email: "owner@example.test".into(),
-        password_hash: None,
-        role: Role::User,
-        status: UserStatus::Active,
-        sites: Vec::new(),
-        failed_login_attempts: 0,
-        lock_until: None,
-        last_login_at: None,
-        must_change_password: false,
-    };
-    store.create_user(&owner).await.unwrap();
-    let site = Site {
-        id: Id::generate(),
-        name: "demo".into(),
-        display_name: "Demo".into(),
-        owner: owner.id,
-        linux_user: LinuxUser {
-            username: "site_demo".into(),
-            // The test's own uid: its processes are the site's.
-            uid: Some(rustix::process::getuid().as_raw()),
-            gid: Some(rustix::process::getgid().as_raw()),
-        },
-        paths: SitePaths {
-            root: root.to_str().unwrap().to_owned(),
-            ..SitePaths::default()
-        },
-        port_range: PortRange {
-            start: 3000,
-            end: 3009,
-        },
-        status: SiteStatus::Active,
-        resources: SiteResources::default(),
-    };
-    store.create_site(&site).await.unwrap();
-    site
-}
-
 async fn count(store: &MongoStore, coll: &str) -> u64 {
     store
         .database()
@@ -234,7 +189,7 @@ async fn snapshots_buffered_while_mongodb_is_killed_are_all_written_once_after_r
          &connectTimeoutMS=1000&heartbeatFrequencyMS=500"
     );
     let store = Arc::new(MongoStore::connect(&uri, "twoine").await.unwrap());
-    let site = seed(&store, &root).await;
+    let site = seed(&*store, &root).await;
 
     let options = PollerOptions {
         prime_delay: Duration::from_millis(200),

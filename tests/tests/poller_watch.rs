@@ -46,7 +46,7 @@ async fn a_crash_reported_by_the_agent_opens_service_down_before_the_next_poll()
     let agent = support::start_agent(&socket, &sites, systemd);
 
     let store = Arc::new(EmbeddedStore::open(&dir.path().join("apid.db")).unwrap());
-    let site = support::seed(&store, &root).await;
+    let site = support::seed(&*store, &root).await;
     let service = Service {
         id: Id::generate(),
         site: site.id,

@@ -14,7 +14,6 @@ use twoine_apid::model::{
     Id, LinuxUser, PortRange, Role, Site, SitePaths, SiteResources, SiteStatus, User, UserStatus,
 };
 use twoine_apid::store::PanelWrite;
-use twoine_apid::store::embedded::EmbeddedStore;
 
 /// No systemd: a bus address nobody listens on (units are then unknown, not down).
 pub fn absent_systemd() -> Systemd {
@@ -64,7 +63,8 @@ impl RunningAgent {
     }
 }
 
-pub async fn seed(store: &EmbeddedStore, root: &Path) -> Site {
+/// An owner and one active site `demo` whose Linux user is the test's own uid, in any store.
+pub async fn seed(store: &(impl PanelWrite + ?Sized), root: &Path) -> Site {
     let owner = User {
         id: Id::generate(),
         username: "owner".into(),

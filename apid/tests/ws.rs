@@ -253,7 +253,7 @@ async fn stats_pushes_reach_exactly_their_subscribers(backend: Backend) {
 
     let at = Utc::now();
     let live = LiveSnapshot {
-        sites: vec![sample_site(alpha(), "alpha", at)],
+        sites: vec![site_stats(alpha(), "alpha", at, 12.5)],
         ..sample_live(at)
     };
     api.publish(live.clone());
@@ -591,7 +591,7 @@ async fn a_collaborator_losing_access_mid_session_is_unsubscribed(backend: Backe
 
     let at = Utc::now();
     api.publish(LiveSnapshot {
-        sites: vec![sample_site(alpha(), "alpha", at)],
+        sites: vec![site_stats(alpha(), "alpha", at, 12.5)],
         ..sample_live(at)
     });
     let got = owner.next_json().await;
@@ -631,7 +631,7 @@ async fn a_collaborator_losing_access_mid_session_is_unsubscribed(backend: Backe
     );
     let later = at + chrono::Duration::seconds(30);
     api.publish(LiveSnapshot {
-        sites: vec![sample_site(alpha(), "alpha", later)],
+        sites: vec![site_stats(alpha(), "alpha", later, 12.5)],
         ..sample_live(later)
     });
     assert_eq!(owner.next_json().await["siteId"], id_of(alpha()));

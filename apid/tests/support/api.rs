@@ -21,6 +21,8 @@ use twoine_apid::agent::{AgentClient, AgentClientConfig};
 use twoine_apid::http::auth::{Auth, JwtKeys, Secret, TokenKind};
 use twoine_apid::http::{AppParts, AppState, Mode, app};
 use twoine_apid::model::*;
+
+pub use super::live::{server_stats, site_stats};
 use twoine_apid::poller::{Clock, LiveSnapshot, PollerEvent, PollerOutputs};
 use twoine_apid::store::Store;
 use twoine_apid::store::embedded::EmbeddedStore;
@@ -553,48 +555,13 @@ pub fn data<'a>(body: &'a Value, context: &str) -> &'a Value {
     &body["data"]
 }
 
-/// A realistic server sample taken at `at`.
-pub fn sample_server(at: Timestamp) -> ServerStats {
-    serde_json::from_value(json!({
-        "cpu": {"percent": 37.25, "cores": 2, "model": "QEMU Virtual CPU", "speed": 2400,
-                "loadAvg": {"one": 0.52, "five": 0.4, "fifteen": 0.31}},
-        "memory": {"total": 4_126_000_000u64, "used": 1_826_000_000u64, "free": 900_000_000u64,
-                   "available": 2_300_000_000u64, "cached": 1_100_000_000u64, "buffers": 90_000_000u64,
-                   "percent": 44.26},
-        "disk": {"total": 40_000_000_000u64, "used": 12_000_000_000u64, "free": 28_000_000_000u64, "percent": 30},
-        "network": {"bytesIn": 123_456_789u64, "bytesOut": 98_765_432u64, "packetsIn": 120_000, "packetsOut": 110_000},
-        "processes": {"total": 180, "running": 2, "sleeping": 170, "stopped": 0},
-        "uptime": 86_400,
-        "totals": {"sites": 2, "services": 2, "users": 10, "servicesRunning": 1, "servicesStopped": 1},
-        "system": {"hostname": "twoine-test", "platform": "linux", "arch": "x64", "release": "6.1.0", "type": "Linux"},
-        "timestamp": at.to_rfc3339(),
-    }))
-    .unwrap()
-}
-
-/// A realistic sample of `site` (`name`) taken at `at`.
-pub fn sample_site(site: Id, name: &str, at: Timestamp) -> SiteStats {
-    serde_json::from_value(json!({
-        "cpu": {"percent": 12.5, "timeMs": 4_200},
-        "memory": {"usedBytes": 104_857_600u64, "percent": 19.5, "limit": 512},
-        "disk": {"usedBytes": 52_428_800u64, "percent": 4.9, "limit": 1024, "fileCount": 321},
-        "services": {"total": 1, "running": 1, "stopped": 0, "failed": 0},
-        "site": {"id": site, "name": name, "displayName": name.to_uppercase(), "status": "active"},
-        "domains": [{"domain": format!("{name}.example"), "ssl": true}],
-        "ports": {"start": 10000, "end": 10009},
-        "limits": {"memory": 512, "cpu": 100.0, "disk": 1024},
-        "timestamp": at.to_rfc3339(),
-    }))
-    .unwrap()
-}
-
 /// A poller state with the server and both active sites measured at `at`, agent connected.
 pub fn sample_live(at: Timestamp) -> LiveSnapshot {
     LiveSnapshot {
-        server: Some(sample_server(at)),
+        server: Some(server_stats(at, 37.25)),
         sites: vec![
-            sample_site(alpha(), "alpha", at),
-            sample_site(beta(), "beta", at),
+            site_stats(alpha(), "alpha", at, 12.5),
+            site_stats(beta(), "beta", at, 12.5),
         ],
         taken_at: Some(at),
         polls: 1,

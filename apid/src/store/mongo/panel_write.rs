@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 use mongodb::bson::{Bson, Document, doc};
+use mongodb::results::UpdateResult;
 
 use super::collections::{DOMAINS, SERVICES, SITES, USERS};
 use super::convert::{date, date_or_null, oid};
@@ -124,6 +125,28 @@ fn service_doc(s: &Service) -> Document {
     }
 }
 
+impl MongoStore {
+    /// Applies `update` to the document `id` of `collection`; `NotFound` ("`what` `id`") when
+    /// there is no such document.
+    async fn update_by_id(
+        &self,
+        collection: &str,
+        id: Id,
+        update: Document,
+        what: &str,
+    ) -> StoreResult<UpdateResult> {
+        let r = self
+            .coll(collection)
+            .update_one(doc! { "_id": oid(id) }, update)
+            .await
+            .map_err(err)?;
+        if r.matched_count == 0 {
+            return Err(StoreError::NotFound(format!("{what} {id}")));
+        }
+        Ok(r)
+    }
+}
+
 #[async_trait]
 impl PanelWrite for MongoStore {
     async fn create_user(&self, user: &User) -> StoreResult<()> {
@@ -141,15 +164,9 @@ impl PanelWrite for MongoStore {
             "lockUntil": date_or_null(state.lock_until),
             "lastLoginAt": date_or_null(state.last_login_at),
         } };
-        let r = self
-            .coll(USERS)
-            .update_one(doc! { "_id": oid(user) }, update)
+        self.update_by_id(USERS, user, update, "user")
             .await
-            .map_err(err)?;
-        if r.matched_count == 0 {
-            return Err(StoreError::NotFound(format!("user {user}")));
-        }
-        Ok(())
+            .map(drop)
     }
 
     async fn create_site(&self, site: &Site) -> StoreResult<()> {
@@ -196,23 +213,10 @@ impl PanelWrite for MongoStore {
         if !self.exists(SITES, site_ok).await? {
             return Err(StoreError::NotFound(format!("site {}", access.site)));
         }
-        let users = self.coll(USERS);
-        let filter = doc! { "_id": oid(user) };
-        let pulled = users
-            .update_one(
-                filter.clone(),
-                doc! { "$pull": { "sites": { "site": oid(access.site) } } },
-            )
-            .await
-            .map_err(err)?;
-        if pulled.matched_count == 0 {
-            return Err(StoreError::NotFound(format!("user {user}")));
-        }
-        users
-            .update_one(filter, doc! { "$push": { "sites": access_doc(&access) } })
-            .await
-            .map_err(err)?;
-        Ok(())
+        // Replace a previous level for that site: pull it, then push the new entry.
+        self.remove_site_access(user, access.site).await?;
+        let push = doc! { "$push": { "sites": access_doc(&access) } };
+        self.update_by_id(USERS, user, push, "user").await.map(drop)
     }
 
     async fn set_service_status(&self, service: Id, status: ServiceStatus) -> StoreResult<()> {
@@ -222,15 +226,9 @@ impl PanelWrite for MongoStore {
             "status.desired": s.get("desired").cloned().unwrap_or(Bson::Null),
             "updatedAt": date(chrono::Utc::now()),
         } };
-        let r = self
-            .coll(SERVICES)
-            .update_one(doc! { "_id": oid(service) }, update)
+        self.update_by_id(SERVICES, service, update, "service")
             .await
-            .map_err(err)?;
-        if r.matched_count == 0 {
-            return Err(StoreError::NotFound(format!("service {service}")));
-        }
-        Ok(())
+            .map(drop)
     }
 
     async fn set_password(&self, user: Id, hash: &PasswordHash) -> StoreResult<()> {
@@ -238,15 +236,9 @@ impl PanelWrite for MongoStore {
             "password": &hash.0,
             "updatedAt": date(chrono::Utc::now()),
         } };
-        let r = self
-            .coll(USERS)
-            .update_one(doc! { "_id": oid(user) }, update)
+        self.update_by_id(USERS, user, update, "user")
             .await
-            .map_err(err)?;
-        if r.matched_count == 0 {
-            return Err(StoreError::NotFound(format!("user {user}")));
-        }
-        Ok(())
+            .map(drop)
     }
 
     async fn set_user_status(&self, user: Id, status: crate::model::UserStatus) -> StoreResult<()> {
@@ -256,29 +248,14 @@ impl PanelWrite for MongoStore {
             crate::model::UserStatus::Pending => "pending",
         };
         let update = doc! { "$set": { "status": status, "updatedAt": date(chrono::Utc::now()) } };
-        let r = self
-            .coll(USERS)
-            .update_one(doc! { "_id": oid(user) }, update)
+        self.update_by_id(USERS, user, update, "user")
             .await
-            .map_err(err)?;
-        if r.matched_count == 0 {
-            return Err(StoreError::NotFound(format!("user {user}")));
-        }
-        Ok(())
+            .map(drop)
     }
 
     async fn remove_site_access(&self, user: Id, site: Id) -> StoreResult<bool> {
-        let r = self
-            .coll(USERS)
-            .update_one(
-                doc! { "_id": oid(user) },
-                doc! { "$pull": { "sites": { "site": oid(site) } } },
-            )
-            .await
-            .map_err(err)?;
-        if r.matched_count == 0 {
-            return Err(StoreError::NotFound(format!("user {user}")));
-        }
+        let pull = doc! { "$pull": { "sites": { "site": oid(site) } } };
+        let r = self.update_by_id(USERS, user, pull, "user").await?;
         Ok(r.modified_count > 0)
     }
 }
